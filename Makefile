@@ -1,0 +1,88 @@
+# tulle build. `make` builds build/bin/{tulle,tulle-cni}; `make test` installs what is
+# missing, builds everything (plus an ASan+UBSan flavour) and runs every test.
+
+.DEFAULT_GOAL := all
+CC      ?= gcc
+CLANG   ?= clang
+BUILD   ?= build
+# Error paths are formatted into 256-byte buffers; a longer path is cut, never overrun.
+WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP
+LIBS    := -lyaml -ljansson -lsqlite3 -lm
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# Every module but the entry points is one library, built once per flavour.
+LIB_DIRS := src/lib src/api src/store src/server src/cli
+LIB_SRCS := $(filter-out %_test.c src/cli/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+TEST_SRCS := $(wildcard $(addsuffix /*_test.c,$(LIB_DIRS)))
+SCHEMAS := $(sort $(wildcard src/api/schema/*.schema))
+
+define flavour
+# $(1) = output dir, $(2) = extra flags
+$(1)/gen/schema_text.c: $(SCHEMAS) scripts/embed.sh
+	@mkdir -p $$(dir $$@)
+	sh scripts/embed.sh tulle_schema_text $(SCHEMAS) > $$@
+
+$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $(2) -c $$< -o $$@
+
+$(1)/libtulle.a: $(patsubst %.c,$(1)/obj/%.o,$(LIB_SRCS)) $(1)/obj/gen/schema_text.o
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/obj/gen/schema_text.o: $(1)/gen/schema_text.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $(2) -c $$< -o $$@
+
+$(1)/bin/tulle: $(1)/obj/src/cli/main.o $(1)/libtulle.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(LIBS)
+
+$(1)/bin/tulle-cni: $(1)/obj/src/cni/main.o $(1)/libtulle.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(LIBS)
+
+$(1)/test/%: $(1)/obj/%.o $(1)/libtulle.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(LIBS)
+endef
+
+$(eval $(call flavour,$(BUILD),))
+$(eval $(call flavour,$(BUILD)/asan,$(SAN)))
+
+BINS      := $(BUILD)/bin/tulle $(BUILD)/bin/tulle-cni
+ASAN_BINS := $(BUILD)/asan/bin/tulle $(BUILD)/asan/bin/tulle-cni
+UNIT_TESTS := $(patsubst %.c,$(BUILD)/asan/test/%,$(TEST_SRCS))
+
+all: $(BINS)
+
+setup:
+	@bash scripts/setup.sh
+
+# libFuzzer harnesses (clang only).
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_LIB_SRCS := $(LIB_SRCS) $(BUILD)/gen/schema_text.c
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(BUILD)/gen/schema_text.c
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=gnu11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(FUZZ_LIB_SRCS) $(LIBS)
+
+build-tests: $(BINS) $(ASAN_BINS) $(UNIT_TESTS) $(FUZZ_BINS)
+
+test: setup
+	@$(MAKE) --no-print-directory build-tests
+	@BUILD=$(BUILD) bash tests/run.sh
+
+bench: setup $(BINS)
+	@bash bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all setup test build-tests bench clean
+.SECONDARY:
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

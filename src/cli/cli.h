@@ -1,0 +1,55 @@
+/* Shared pieces of the CLI's subcommands. */
+#ifndef TULLE_CLI_H
+#define TULLE_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "../api/schema.h"
+#include "../lib/doc.h"
+#include "client.h"
+
+/* Options every API subcommand takes (kubectl's names). */
+struct common_opts {
+	const char *server, *token, *ns;
+	bool all_ns;
+};
+
+/* One object read from a manifest, with where it came from. */
+struct manifest_obj {
+	json_t *obj;  /* as written (before defaulting) */
+	const struct skind *kind;
+	const char *file;
+	int line, col;
+};
+
+struct manifest {
+	struct manifest_obj *v;
+	size_t n;
+	struct doc **docs; /* kept for positions */
+	size_t ndocs;
+};
+
+/* Reads FILE, DIR (its .yaml/.yml/.json files, sorted; recursive with -R) or "-",
+ * validates every object strictly and fills m. Errors are printed as
+ * FILE:LINE:COL: ...; returns the number of errors (0 = all good). */
+int manifest_load(struct manifest *m, char **paths, size_t npaths, bool recursive,
+		  const char *ns);
+void manifest_free(struct manifest *m);
+
+/* /api/v1/namespaces/NS/services[/NAME] for a kind. Caller frees. */
+char *api_path(const struct skind *k, const char *ns, const char *name);
+/* "service", "networkpolicy.networking.k8s.io": how kubectl names a kind in messages. */
+char *kind_ref(const struct skind *k);
+/* Connects with the common options; prints the error and returns -1 on failure. */
+int cli_connect(struct client *c, const struct common_opts *o);
+/* Prints a server error (a Status body) as kubectl does. */
+void cli_print_status(const json_t *body, int code, const char *prefix);
+
+int cmd_apply(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_describe(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_api_resources(int argc, char **argv);
+
+#endif

@@ -1,0 +1,337 @@
+#include "client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../lib/util.h"
+
+#define CLIENT_MAX_BODY (1u << 30)
+
+static char *first_line(const char *path)
+{
+	char *data;
+	size_t len;
+
+	if (read_file(path, &data, &len) < 0)
+		return NULL;
+	char *nl = strchr(data, '\n');
+	if (nl)
+		*nl = 0;
+	return data;
+}
+
+static char *tulle_home(void)
+{
+	const char *h = getenv("TULLE_HOME");
+	const char *home = getenv("HOME");
+
+	if (h && *h)
+		return xstrdup(h);
+	return xasprintf("%s/.tulle", home && *home ? home : "/root");
+}
+
+int client_init(struct client *c, const char *server, const char *token, char **err)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	*err = NULL;
+	if (!server || !*server)
+		server = getenv("TULLE_SERVER");
+	if (!token || !*token)
+		token = getenv("TULLE_TOKEN");
+	if (server && *server) {
+		c->url = xstrdup(server);
+	} else {
+		char *home = tulle_home();
+		char *cur = xasprintf("%s/current", home);
+		char *dir = first_line(cur);
+		if (!dir) {
+			*err = xasprintf("no server to talk to: pass --server URL, set TULLE_SERVER, or "
+					 "create a local cluster (tulle cluster create); %s does not exist", cur);
+			free(cur);
+			free(home);
+			return -1;
+		}
+		char *urlfile = xasprintf("%s/server.url", dir);
+		c->url = first_line(urlfile);
+		if (!c->url) {
+			*err = xasprintf("the current cluster (%s) has no running server: %s is missing", dir, urlfile);
+		} else if (!token) {
+			char *tf = xasprintf("%s/token", dir);
+			c->token = first_line(tf);
+			free(tf);
+		}
+		free(urlfile);
+		free(dir);
+		free(cur);
+		free(home);
+		if (!c->url)
+			return -1;
+	}
+	if (token && *token)
+		c->token = xstrdup(token);
+	if (!str_has_prefix(c->url, "unix://") && !str_has_prefix(c->url, "tcp://")) {
+		*err = xasprintf("bad server URL %s: expected unix:///PATH or tcp://HOST:PORT", c->url);
+		return -1;
+	}
+	return 0;
+}
+
+void client_free(struct client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->url);
+	free(c->token);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+static int connect_server(struct client *c, char **err)
+{
+	if (c->fd >= 0)
+		return 0;
+	if (str_has_prefix(c->url, "unix://")) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		const char *p = c->url + 7;
+		if (strlen(p) >= sizeof(sa.sun_path)) {
+			*err = xasprintf("socket path too long: %s", p);
+			return -1;
+		}
+		memcpy(sa.sun_path, p, strlen(p) + 1);
+		c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			goto fail;
+		return 0;
+	}
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char host[64];
+	int port;
+	const char *colon = strrchr(c->url + 6, ':');
+	if (!colon || (size_t)(colon - c->url - 6) >= sizeof(host) || sscanf(colon + 1, "%d", &port) != 1) {
+		*err = xasprintf("bad server URL %s", c->url);
+		return -1;
+	}
+	memcpy(host, c->url + 6, (size_t)(colon - c->url - 6));
+	host[colon - c->url - 6] = 0;
+	if (!strcmp(host, "localhost"))
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		*err = xasprintf("bad server URL %s: the host must be an IPv4 address", c->url);
+		return -1;
+	}
+	sa.sin_port = htons((uint16_t)port);
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	return 0;
+fail:
+	*err = xasprintf("cannot connect to the tulle server at %s: %s (is it running?)", c->url, strerror(errno));
+	close(c->fd);
+	c->fd = -1;
+	return -1;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int send_request(struct client *c, const char *method, const char *path,
+			const char *ctype, const char *body, size_t len, char **err)
+{
+	struct strbuf sb;
+
+	sb_init(&sb);
+	sb_printf(&sb, "%s %s HTTP/1.1\r\nHost: tulle\r\nUser-Agent: tulle\r\nAccept: application/json\r\n",
+		  method, path);
+	if (c->token)
+		sb_printf(&sb, "Authorization: Bearer %s\r\n", c->token);
+	if (body)
+		sb_printf(&sb, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype ? ctype : "application/json", len);
+	sb_adds(&sb, "\r\n");
+	if (body)
+		sb_add(&sb, body, len);
+	int rc = send_all(c->fd, sb.buf, sb.len);
+	sb_free(&sb);
+	if (rc < 0)
+		*err = xasprintf("cannot send to %s: %s", c->url, strerror(errno));
+	return rc;
+}
+
+int client_do(struct client *c, const char *method, const char *path, const char *ctype,
+	      const char *body, size_t len, struct http_msg *resp, char **err)
+{
+	struct strbuf in;
+	char buf[65536];
+
+	*err = NULL;
+	/* One retry on a fresh connection: the server may have closed an idle one. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (connect_server(c, err) < 0)
+			return -1;
+		if (send_request(c, method, path, ctype, body, len, err) < 0) {
+			close(c->fd);
+			c->fd = -1;
+			if (attempt)
+				return -1;
+			free(*err);
+			*err = NULL;
+			continue;
+		}
+		sb_init(&in);
+		for (;;) {
+			ssize_t p = http_parse_response(in.buf ? in.buf : "", in.len, CLIENT_MAX_BODY,
+							!strcmp(method, "HEAD"), false, resp);
+			if (p > 0) {
+				if (!resp->keep_alive) {
+					close(c->fd);
+					c->fd = -1;
+				}
+				sb_free(&in);
+				return 0;
+			}
+			if (p < 0) {
+				*err = xasprintf("malformed response from %s", c->url);
+				sb_free(&in);
+				return -1;
+			}
+			ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				close(c->fd);
+				c->fd = -1;
+				break;
+			}
+			sb_add(&in, buf, (size_t)n);
+		}
+		bool nothing = in.len == 0;
+		sb_free(&in);
+		if (!nothing || attempt) {
+			*err = xasprintf("the server at %s closed the connection", c->url);
+			return -1;
+		}
+	}
+	return -1;
+}
+
+json_t *client_json(struct client *c, const char *method, const char *path, json_t *body,
+		    const char *ctype, int *code, char **err)
+{
+	struct http_msg resp;
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_error_t jerr;
+
+	int rc = client_do(c, method, path, ctype, text, text ? strlen(text) : 0, &resp, err);
+	free(text);
+	if (rc < 0)
+		return NULL;
+	*code = resp.status;
+	json_t *out = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, &jerr);
+	if (!out)
+		*err = xasprintf("the server answered %d with a body that is not JSON: %.200s", resp.status,
+				 resp.body ? resp.body : "");
+	http_msg_free(&resp);
+	return out;
+}
+
+int client_stream(struct client *c, const char *path, int (*fn)(void *ctx, const char *line),
+		  void *ctx, char **err)
+{
+	struct http_msg resp;
+	struct strbuf in, body;
+	char buf[65536];
+	int rc = 0;
+	bool got_head = false;
+
+	*err = NULL;
+	if (connect_server(c, err) < 0 || send_request(c, "GET", path, NULL, NULL, 0, err) < 0)
+		return -1;
+	sb_init(&in);
+	sb_init(&body);
+	for (;;) {
+		if (!got_head) {
+			ssize_t p = http_parse_response(in.buf ? in.buf : "", in.len, 0, false, true, &resp);
+			if (p < 0) {
+				*err = xasprintf("malformed response from %s", c->url);
+				rc = -1;
+				break;
+			}
+			if (p > 0) {
+				got_head = true;
+				sb_consume(&in, (size_t)p);
+				if (resp.status != 200 || !resp.chunked) {
+					*err = xasprintf("the server answered %d to a watch", resp.status);
+					http_msg_free(&resp);
+					rc = -1;
+					break;
+				}
+				http_msg_free(&resp);
+			}
+		}
+		if (got_head) {
+			const char *d;
+			size_t dl;
+			bool last = false;
+			ssize_t n;
+			while ((n = http_parse_chunk(in.buf ? in.buf : "", in.len, &d, &dl, &last)) > 0) {
+				sb_add(&body, d ? d : "", dl);
+				sb_consume(&in, (size_t)n);
+				char *nl;
+				while (body.len && (nl = memchr(body.buf, '\n', body.len))) {
+					*nl = 0;
+					rc = fn(ctx, body.buf);
+					sb_consume(&body, (size_t)(nl - body.buf) + 1);
+					if (rc)
+						goto out;
+				}
+				if (last)
+					goto out;
+			}
+			if (n < 0) {
+				*err = xasprintf("malformed chunked stream from %s", c->url);
+				rc = -1;
+				break;
+			}
+		}
+		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		sb_add(&in, buf, (size_t)n);
+	}
+out:
+	close(c->fd);
+	c->fd = -1;
+	sb_free(&in);
+	sb_free(&body);
+	return rc;
+}
+
+char *client_status_text(const json_t *status, int code)
+{
+	const char *reason = json_string_value(json_object_get(status, "reason"));
+	const char *msg = json_string_value(json_object_get(status, "message"));
+
+	return xasprintf("Error from server (%s): %s", reason ? reason : http_reason(code),
+			 msg ? msg : "(no message)");
+}

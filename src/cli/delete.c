@@ -1,0 +1,136 @@
+/* `tulle delete`: by KIND NAME or by the objects in files (-f). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tulle delete KIND NAME... [-n NS] | tulle delete -f FILE|DIR|- [-R]\n"
+		   "       [--ignore-not-found] [--cascade=background|orphan|foreground]\n");
+}
+
+static int delete_one(struct client *cl, const struct skind *k, const char *ns, const char *name,
+		      bool ignore_missing, const char *cascade)
+{
+	char *path = api_path(k, ns, name), *err;
+	char *full = cascade ? xasprintf("%s?propagationPolicy=%s", path, cascade) : xstrdup(path);
+	int code, rc = 0;
+	json_t *resp = client_json(cl, "DELETE", full, NULL, NULL, &code, &err);
+
+	free(path);
+	free(full);
+	if (!resp) {
+		fprintf(stderr, "error: %s\n", err);
+		free(err);
+		return 1;
+	}
+	if (code == 404 && ignore_missing) {
+		rc = 0;
+	} else if (code >= 400) {
+		cli_print_status(resp, code, NULL);
+		rc = 1;
+	} else {
+		char *ref = kind_ref(k);
+		printf("%s \"%s\" deleted\n", ref, name);
+		free(ref);
+	}
+	json_decref(resp);
+	return rc;
+}
+
+int cmd_delete(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "filename", required_argument, NULL, 'f' },
+		{ "recursive", no_argument, NULL, 'R' },
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "ignore-not-found", no_argument, NULL, 'i' },
+		{ "cascade", required_argument, NULL, 'c' },
+		{ "server", required_argument, NULL, 's' },
+		{ "token", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct common_opts o = { 0 };
+	char **files = NULL;
+	size_t nfiles = 0;
+	bool recursive = false, ignore = false;
+	const char *cascade = NULL;
+	int c, rc = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:Rn:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			files = xrealloc(files, (nfiles + 1) * sizeof(char *));
+			files[nfiles++] = optarg;
+			break;
+		case 'R': recursive = true; break;
+		case 'n': o.ns = optarg; break;
+		case 'i': ignore = true; break;
+		case 'c':
+			if (!strcmp(optarg, "background") || !strcmp(optarg, "true"))
+				cascade = "Background";
+			else if (!strcmp(optarg, "orphan") || !strcmp(optarg, "false"))
+				cascade = "Orphan";
+			else if (!strcmp(optarg, "foreground"))
+				cascade = "Foreground";
+			else {
+				fprintf(stderr, "error: --cascade takes background, orphan or foreground\n");
+				free(files);
+				return 2;
+			}
+			break;
+		case 's': o.server = optarg; break;
+		case 't': o.token = optarg; break;
+		case 'h': usage(stdout); free(files); return 0;
+		default: usage(stderr); free(files); return 2;
+		}
+	}
+	struct client cl;
+	if (nfiles) {
+		struct manifest m;
+		if (manifest_load(&m, files, nfiles, recursive, o.ns)) {
+			manifest_free(&m);
+			free(files);
+			return 1;
+		}
+		if (cli_connect(&cl, &o) < 0) {
+			manifest_free(&m);
+			free(files);
+			return 1;
+		}
+		/* In reverse, so that namespaces go after what they hold. */
+		for (size_t i = m.n; i-- > 0;) {
+			json_t *md = json_object_get(m.v[i].obj, "metadata");
+			const char *ns = json_string_value(json_object_get(md, "namespace"));
+			rc |= delete_one(&cl, m.v[i].kind, ns ? ns : "default",
+					 json_string_value(json_object_get(md, "name")), ignore, cascade);
+		}
+		manifest_free(&m);
+	} else {
+		if (argc - optind < 2) {
+			usage(stderr);
+			free(files);
+			return 2;
+		}
+		const struct skind *k = schema_kind_lookup(schema_get(), argv[optind]);
+		if (!k) {
+			fprintf(stderr, "error: the server doesn't have a resource type \"%s\"\n", argv[optind]);
+			free(files);
+			return 1;
+		}
+		if (cli_connect(&cl, &o) < 0) {
+			free(files);
+			return 1;
+		}
+		for (int i = optind + 1; i < argc; i++)
+			rc |= delete_one(&cl, k, o.ns ? o.ns : "default", argv[i], ignore, cascade);
+	}
+	client_free(&cl);
+	free(files);
+	return rc;
+}

@@ -1,0 +1,23 @@
+/* A small epoll event loop: callbacks per file descriptor and periodic timers. One loop
+ * per thread; nothing here is thread-safe. */
+#ifndef TULLE_LOOP_H
+#define TULLE_LOOP_H
+
+#include <stdint.h>
+
+struct loop;
+typedef void (*loop_fd_fn)(struct loop *l, int fd, uint32_t events, void *ctx);
+typedef void (*loop_timer_fn)(struct loop *l, void *ctx);
+
+struct loop *loop_new(void);
+void loop_free(struct loop *l);
+int loop_add(struct loop *l, int fd, uint32_t events, loop_fd_fn fn, void *ctx);
+int loop_mod(struct loop *l, int fd, uint32_t events);
+void loop_del(struct loop *l, int fd);
+/* Calls fn every interval_ms until the loop stops. */
+void loop_every(struct loop *l, unsigned interval_ms, loop_timer_fn fn, void *ctx);
+/* Runs until loop_stop; returns 0 or -errno. */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l);
+
+#endif
