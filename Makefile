@@ -76,8 +76,12 @@ test: setup
 	@$(MAKE) --no-print-directory build-tests
 	@BUILD=$(BUILD) bash tests/run.sh
 
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libtulle.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -pthread -o $@ $^ $(LIBS)
+
 bench: setup $(BINS)
-	@bash bench/run.sh
+	@BUILD=$(BUILD) bash bench/run.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -13,6 +13,11 @@ PACKAGES=(
   curl sqlite3 ca-certificates              # tests drive the API with curl
 )
 
+# `setup.sh bench` adds the peers the benchmarks compare against.
+if [ "${1:-}" = bench ]; then
+  PACKAGES+=(etcd-server)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

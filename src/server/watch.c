@@ -76,7 +76,8 @@ static int replay_event(void *ctx, const struct store_event *ev)
 {
 	struct replay *r = ctx;
 
-	if (strcmp(ev->res, r->res) != 0)
+	/* Cheap checks on the event's columns before any JSON is parsed. */
+	if (strcmp(ev->res, r->res) != 0 || (r->w->filter.ns && strcmp(ev->ns, r->w->filter.ns) != 0))
 		return 0;
 	json_t *obj = json_loads(ev->data, 0, NULL);
 	json_t *prev = ev->prev ? json_loads(ev->prev, 0, NULL) : NULL;
