@@ -83,10 +83,15 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libtulle.a
 bench: setup $(BINS)
 	@BUILD=$(BUILD) bash bench/run.sh
 
+# The README's first command.
+demo: setup
+	@$(MAKE) --no-print-directory all
+	@bash scripts/demo.sh
+
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all setup test build-tests bench clean
+.PHONY: all setup test build-tests bench demo clean
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

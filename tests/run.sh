@@ -30,7 +30,7 @@ run_counted() {
     failures+=("$name")
     echo "== $name: FAILED (exit $rc)"; grep -v '^PASS ' "$out" | tail -40
   else
-    echo "== $name: $p passed${s:+, $s skipped}"
+    if [ "$s" -gt 0 ]; then echo "== $name: $p passed, $s skipped"; else echo "== $name: $p passed"; fi
     grep '^SKIP ' "$out" || true
   fi
 }

@@ -16,6 +16,10 @@ static bool plain_ok(const char *s)
 		return false;
 	if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]))
 		return false; /* YAML indicators */
+	/* YAML 1.1 readers take 2006-01-02... for a timestamp; kubectl quotes these too. */
+	if (n >= 10 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[3]) && s[4] == '-' &&
+	    isdigit((unsigned char)s[5]) && s[7] == '-')
+		return false;
 	for (const char *p = s; *p; p++) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return false;

@@ -1,6 +1,6 @@
 # The API server through curl: verbs, status codes, Status bodies, allocation, auth,
 # bad input, watch ordering, resumption and 410 after compaction.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 S=$WORK/s
 start_server "$S" --listen "unix://$S/api.sock" --listen tcp://127.0.0.1:0 --history 50 || exit 1
 

@@ -1,7 +1,7 @@
 # `tulle apply/get/delete` with the seed's manifests: every one applies unchanged (17,
 # kind's config, is refused as not an API object), comes back with its fields and the
 # API's defaults, re-applies as unchanged, and bad manifests write nothing.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/seed/manifests}
 S=$WORK/s
 start_server "$S" || exit 1
@@ -20,7 +20,7 @@ check "seed manifests need their namespaces first (NotFound, as kubectl)" \
 check "a failed apply writes nothing" test "$(rev)" = "$before"
 
 printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: production\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: secure-app\n' >"$WORK/ns.yaml"
-check "namespaces apply" t apply -f "$WORK/ns.yaml"
+check "namespaces apply" bash -c "'$TULLE' apply -f '$WORK/ns.yaml' >/dev/null"
 out=$(t apply "${files[@]}" 2>&1); rc=$?
 check "every seed manifest but 17 applies" test "$rc" = 0
 # 23 files, two of them with two objects; 24 reuses 05's name, so it reconfigures it.
@@ -85,4 +85,9 @@ check "delete by name" bash -c "'$TULLE' delete svc backend-service | grep -q 's
 check "delete -f removes the file's objects" bash -c "'$TULLE' delete -f '$SEED/13-virtualservice-destinationrule-api-vs.yaml' | grep -c deleted | grep -q 2"
 out=$(t get svc nope 2>&1)
 check "a missing object is NotFound as kubectl says it" grep -q 'Error from server (NotFound): services "nope" not found' <<<"$out"
+mkdir -p "$TULLE_HOME"; echo "$S" >"$TULLE_HOME/current"
+check "without --server or TULLE_SERVER the current cluster's server is used" \
+  bash -c "unset TULLE_SERVER; '$TULLE' get svc web-service -o name | grep -q service/web-service"
+check "with neither and no current cluster, the error says what to do" \
+  bash -c "unset TULLE_SERVER; TULLE_HOME=/nonexistent '$TULLE' get svc 2>&1 | grep -q 'pass --server URL, set TULLE_SERVER'"
 check "the server shuts down cleanly (no sanitizer report)" stop_server "$S"

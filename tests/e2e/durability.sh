@@ -1,7 +1,7 @@
 # A crash at any point loses no acknowledged write: kill -9 the server while clients
 # write, restart it on the same state, and find every object whose create was answered
 # 201.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 S=$WORK/s
 acked=$WORK/acked
 : >"$acked"

@@ -1,0 +1,10 @@
+# The README's first command (make demo runs scripts/demo.sh after setup and build):
+# it must bring up a server, apply the seed, show the results and clean up after itself.
+. "$(dirname "$0")/../lib.sh"
+before=$(ls -d /tmp/tulle-demo.* 2>/dev/null | wc -l)
+out=$(TULLE="$TULLE" bash "$(dirname "$0")/../../scripts/demo.sh" 2>&1); rc=$?
+check "the demo exits 0" test "$rc" = 0
+check "the demo applies the seed" grep -q "ciliumnetworkpolicy.cilium.io/api-l7-policy created" <<<"$out"
+check "the demo shows allocated NodePorts" grep -q "web-service *NodePort .*80:30080/TCP" <<<"$out"
+check "the demo shows a bad manifest refused with its position" grep -q "bad.yaml:9:15: Service \"broken\" is invalid" <<<"$out"
+check "the demo leaves nothing behind in /tmp" test "$(ls -d /tmp/tulle-demo.* 2>/dev/null | wc -l)" = "$before"
