@@ -10,7 +10,7 @@ PACKAGES=(
   libssl-dev                                # TLS (API, proxy, certificates)
   libbpf-dev libelf-dev zlib1g-dev bpftool  # eBPF datapath
   iproute2 iputils-ping procps psmisc       # network namespaces, tests
-  curl sqlite3 ca-certificates              # tests drive the API with curl
+  curl sqlite3 ca-certificates python3      # tests drive the API with curl, read JSON with python3
 )
 
 # `setup.sh bench` adds the peers the benchmarks compare against.

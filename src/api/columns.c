@@ -56,6 +56,15 @@ char *human_age(const char *ts)
 	return xasprintf("%lldy", y);
 }
 
+/* The buffer's text, or dflt when nothing was written. */
+static char *text_or(struct strbuf *sb, const char *dflt)
+{
+	if (sb->len)
+		return sb_detach(sb);
+	sb_free(sb);
+	return xstrdup(dflt);
+}
+
 #define PATH_COL(fn, path, dflt) \
 	static char *fn(const json_t *o) { return text(at(o, path), dflt); }
 
@@ -96,10 +105,7 @@ static char *svc_external_ip(const json_t *o)
 	}
 	json_array_foreach(eips, i, v)
 		sb_printf(&sb, "%s%s", sb.len ? "," : "", json_string_value(v));
-	if (sb.len)
-		return sb_detach(&sb);
-	sb_free(&sb);
-	return xstrdup(type && !strcmp(type, "LoadBalancer") ? "<pending>" : "<none>");
+	return text_or(&sb, type && !strcmp(type, "LoadBalancer") ? "<pending>" : "<none>");
 }
 
 static char *svc_ports(const json_t *o)
@@ -116,10 +122,7 @@ static char *svc_ports(const json_t *o)
 			sb_printf(&sb, ":%lld", (long long)np);
 		sb_printf(&sb, "/%s", json_string_value(json_object_get(p, "protocol")) ?: "TCP");
 	}
-	if (sb.len)
-		return sb_detach(&sb);
-	sb_free(&sb);
-	return xstrdup("<none>");
+	return text_or(&sb, "<none>");
 }
 
 static char *svc_selector(const json_t *o)
@@ -131,10 +134,7 @@ static char *svc_selector(const json_t *o)
 	sb_init(&sb);
 	json_object_foreach((json_t *)at(o, "spec.selector"), k, v)
 		sb_printf(&sb, "%s%s=%s", sb.len ? "," : "", k, json_string_value(v));
-	if (sb.len)
-		return sb_detach(&sb);
-	sb_free(&sb);
-	return xstrdup("<none>");
+	return text_or(&sb, "<none>");
 }
 
 static char *pod_ready(const json_t *o)
@@ -201,10 +201,7 @@ static char *ing_hosts(const json_t *o)
 		const char *h = json_string_value(json_object_get(r, "host"));
 		sb_printf(&sb, "%s%s", sb.len ? "," : "", h ? h : "*");
 	}
-	if (sb.len)
-		return sb_detach(&sb);
-	sb_free(&sb);
-	return xstrdup("*");
+	return text_or(&sb, "*");
 }
 
 static char *ing_address(const json_t *o)
@@ -220,10 +217,7 @@ static char *ing_address(const json_t *o)
 		if (ip)
 			sb_printf(&sb, "%s%s", sb.len ? "," : "", ip);
 	}
-	if (sb.len)
-		return sb_detach(&sb);
-	sb_free(&sb);
-	return xstrdup("");
+	return text_or(&sb, "");
 }
 
 static char *ing_ports(const json_t *o)
@@ -245,10 +239,7 @@ static char *eps_ports(const json_t *o)
 	sb_init(&sb);
 	json_array_foreach(at(o, "ports"), i, p)
 		sb_printf(&sb, "%s%lld", i ? "," : "", (long long)json_integer_value(json_object_get(p, "port")));
-	if (sb.len)
-		return sb_detach(&sb);
-	sb_free(&sb);
-	return xstrdup("<unset>");
+	return text_or(&sb, "<unset>");
 }
 
 static char *eps_endpoints(const json_t *o)
@@ -265,10 +256,7 @@ static char *eps_endpoints(const json_t *o)
 		}
 	if (n > 3)
 		sb_printf(&sb, " + %zu more...", n - 3);
-	if (sb.len)
-		return sb_detach(&sb);
-	sb_free(&sb);
-	return xstrdup("<none>");
+	return text_or(&sb, "<none>");
 }
 
 static char *condition_ready(const json_t *o)
@@ -300,10 +288,7 @@ static char *node_roles(const json_t *o)
 	json_object_foreach((json_t *)at(o, "metadata.labels"), k, v)
 		if (str_has_prefix(k, "node-role.kubernetes.io/"))
 			sb_printf(&sb, "%s%s", sb.len ? "," : "", k + strlen("node-role.kubernetes.io/"));
-	if (sb.len)
-		return sb_detach(&sb);
-	sb_free(&sb);
-	return xstrdup("<none>");
+	return text_or(&sb, "<none>");
 }
 
 static char *node_version(const json_t *o)

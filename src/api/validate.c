@@ -140,19 +140,9 @@ static bool is_quantity(const char *s)
 	/* Kubernetes resource.Quantity: signed decimal or exponent, optional suffix. */
 	static const char *const suffixes[] = { "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m",
 						"k", "M", "G", "T", "P", "E", "" };
-	const char *p = s;
-	bool digits = false;
+	const char *p = scan_decimal(s);
 
-	if (*p == '+' || *p == '-')
-		p++;
-	while (*p >= '0' && *p <= '9')
-		p++, digits = true;
-	if (*p == '.') {
-		p++;
-		while (*p >= '0' && *p <= '9')
-			p++, digits = true;
-	}
-	if (!digits)
+	if (!p)
 		return false;
 	if ((*p == 'e' || *p == 'E') && p[1]) {
 		const char *q = p + 1;

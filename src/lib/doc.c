@@ -186,7 +186,6 @@ static bool parse_int(const char *s, json_int_t *out)
 static bool parse_float(const char *s, double *out)
 {
 	const char *p = s;
-	bool digits = false;
 
 	if (!strcmp(s, ".inf") || !strcmp(s, "+.inf") || !strcmp(s, ".Inf") || !strcmp(s, ".INF")) {
 		*out = INFINITY;
@@ -196,16 +195,8 @@ static bool parse_float(const char *s, double *out)
 		*out = -INFINITY;
 		return true;
 	}
-	if (*p == '+' || *p == '-')
-		p++;
-	while (*p >= '0' && *p <= '9')
-		p++, digits = true;
-	if (*p == '.') {
-		p++;
-		while (*p >= '0' && *p <= '9')
-			p++, digits = true;
-	}
-	if (!digits)
+	p = scan_decimal(p);
+	if (!p)
 		return false;
 	if (*p == 'e' || *p == 'E') {
 		p++;

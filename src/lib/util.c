@@ -249,3 +249,19 @@ void rfc3339_now(char out[32])
 	gmtime_r(&t, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+const char *scan_decimal(const char *p)
+{
+	bool digits = false;
+
+	if (*p == '+' || *p == '-')
+		p++;
+	while (*p >= '0' && *p <= '9')
+		p++, digits = true;
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9')
+			p++, digits = true;
+	}
+	return digits ? p : NULL;
+}

@@ -42,6 +42,9 @@ bool str_has_suffix(const char *s, const char *suffix);
 int read_file(const char *path, char **out, size_t *len);
 /* Writes a file atomically (temp file + rename). */
 int write_file_atomic(const char *path, const void *data, size_t len, int mode);
+/* Skips a signed decimal ("-12", "3.5", ".5", "7."); returns the end, or NULL when
+ * there are no digits. */
+const char *scan_decimal(const char *p);
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
 /* RFC 3339 UTC timestamp of the wall clock, as Kubernetes writes it. */
