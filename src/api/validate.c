@@ -321,7 +321,7 @@ static void walk_value(struct vctx *c, const struct at *a, json_t *v, const stru
 			break;
 		}
 		walk_struct(c, v, t->st, a);
-		if (strcmp(t->st->name, "LabelSelector") == 0)
+		if (!strcmp(t->st->name, "LabelSelector") || !strcmp(t->st->name, "CiliumLabelSelector"))
 			v_label_selector(c, v, c->path.buf);
 		return;
 	case ST_LIST:

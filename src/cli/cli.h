@@ -51,5 +51,6 @@ int cmd_get(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_api_resources(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
 	{ "describe", cmd_describe, "Show an object in detail" },
 	{ "delete", cmd_delete, "Delete objects by name or by file" },
 	{ "api-resources", cmd_api_resources, "List the kinds the API serves" },
+	{ "policy", cmd_policy, "Network policy: reachability matrix and trace" },
 	{ "server", server_main, "Run the API server" },
 	{ "version", cmd_version, "Print the version" },
 	{ "help", cmd_help, "Show this help" },
