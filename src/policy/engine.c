@@ -20,44 +20,42 @@ static int prefix_id(struct pe_engine *e, const struct cidr *c, bool add)
 	return (int)e->nprefixes++;
 }
 
-/* Gives ids to a peer's CIDRs; returns false when one is unknown and add is false. */
-static bool number_peer(struct pe_engine *e, struct pm_peer *p, bool add)
+/* Registers a peer's CIDRs; returns false when one is unknown and add is false. */
+static bool number_peer(struct pe_engine *e, const struct pm_peer *p, bool add)
 {
 	bool ok = true;
 
 	if (p->type == PP_CIDR) {
-		p->cidr_id = prefix_id(e, &p->cidr, add);
-		free(p->except_ids);
-		p->except_ids = xcalloc(p->nexcept + 1, sizeof(int));
+		ok &= prefix_id(e, &p->cidr, add) >= 0;
 		for (size_t i = 0; i < p->nexcept; i++)
-			ok &= (p->except_ids[i] = prefix_id(e, &p->except[i], add)) >= 0;
-		ok &= p->cidr_id >= 0;
+			ok &= prefix_id(e, &p->except[i], add) >= 0;
 	} else if (p->type == PP_CALICO) {
-		free(p->net_ids);
-		free(p->not_net_ids);
-		p->net_ids = xcalloc(p->nnets + 1, sizeof(int));
-		p->not_net_ids = xcalloc(p->nnot_nets + 1, sizeof(int));
 		for (size_t i = 0; i < p->nnets; i++)
-			ok &= (p->net_ids[i] = prefix_id(e, &p->nets[i], add)) >= 0;
+			ok &= prefix_id(e, &p->nets[i], add) >= 0;
 		for (size_t i = 0; i < p->nnot_nets; i++)
-			ok &= (p->not_net_ids[i] = prefix_id(e, &p->not_nets[i], add)) >= 0;
+			ok &= prefix_id(e, &p->not_nets[i], add) >= 0;
 	}
 	return ok;
 }
 
-static bool number_policy(struct pe_engine *e, struct pm_policy *p, bool add)
+static bool number_policy(struct pe_engine *e, const struct pm_policy *p, bool add)
 {
 	bool ok = true;
 
 	for (int d = 0; d < 2; d++)
 		for (size_t k = 0; k < p->nrules[d]; k++) {
-			struct pm_rule *r = &p->rules[d][k];
+			const struct pm_rule *r = &p->rules[d][k];
 			for (size_t i = 0; i < r->npeers; i++)
 				ok &= number_peer(e, &r->peers[i], add);
 			if (r->local)
 				ok &= number_peer(e, r->local, add);
 		}
 	return ok;
+}
+
+static int resolve_prefix(const void *ctx, const struct cidr *c)
+{
+	return prefix_id((struct pe_engine *)ctx, c, false);
 }
 
 /* ---- identities ---- */
@@ -108,7 +106,7 @@ static uint32_t find_key(const struct pe_engine *e, const char *key)
 static uint32_t add_ident(struct pe_engine *e, char *key, int rep, uint64_t *sig)
 {
 	e->ids = xrealloc(e->ids, (e->nids + 1) * sizeof(*e->ids));
-	e->ids[e->nids] = (struct pe_ident){ (uint32_t)e->nids + 1, rep, sig, key, 0 };
+	e->ids[e->nids] = (struct pe_ident){ (uint32_t)e->nids + 1, rep, sig, key, 0, false };
 	e->tables = xrealloc(e->tables, (e->nids + 1) * 2 * sizeof(*e->tables));
 	memset(&e->tables[2 * e->nids], 0, 2 * sizeof(*e->tables));
 	return (uint32_t)++e->nids;
@@ -123,6 +121,8 @@ static void ident_ep(const struct pe_engine *e, uint32_t id, struct pm_ep *ep)
 		pm_ep_pod(e->c, d->rep, ep);
 	ep->has_ip = false;
 	ep->sig = d->sig;
+	ep->prefix_id = resolve_prefix;
+	ep->prefix_ctx = e;
 }
 
 static uint32_t pod_identity(struct pe_engine *e, int i)
@@ -221,6 +221,8 @@ static void select_rule(struct pe_engine *e, const struct pm_policy *p, const st
 		return;
 	for (uint32_t id = from; id <= e->nids; id++) {
 		const struct pe_ident *d = &e->ids[id - 1];
+		if (d->dead)
+			continue;
 		if (scope && (d->rep < 0 || strcmp(e->c->pods[d->rep].ns, scope)))
 			continue;
 		struct pm_ep ep;
@@ -444,7 +446,7 @@ static void build_table(struct pe_engine *e, uint32_t local, int dir)
 
 	table_clear(t);
 	e->tables_built++;
-	if (e->ids[local - 1].rep < 0)
+	if (e->ids[local - 1].rep < 0 || e->ids[local - 1].dead)
 		return; /* addresses outside pods have no policy of their own */
 	ident_ep(e, local, &lep);
 	struct pm_slot *slots = pm_slots(e->c, &lep, dir, &nslots);
@@ -513,12 +515,17 @@ static void build_table(struct pe_engine *e, uint32_t local, int dir)
 	/* An egress any-peer rule with a named port must resolve on each pod peer: give
 	 * every pod identity its own entry then. */
 	bool named = false;
-	for (size_t i = 0; i < nany; i++)
-		for (size_t k = 0; k < f[any[i]].r->nports; k++)
-			named |= f[any[i]].r->ports[k].name != NULL;
-	if (dir == DIR_EGRESS && named)
+	for (size_t i = 0; i < nany; i++) {
+		const struct pm_rule *r = f[any[i]].r;
+		for (size_t k = 0; k < r->nports; k++)
+			named |= r->ports[k].name != NULL;
+		for (size_t k = 0; k < r->nnot_ports; k++)
+			named |= r->not_ports[k].name != NULL;
+	}
+	t->every_pod = dir == DIR_EGRESS && named;
+	if (t->every_pod)
 		for (uint32_t id = 1; id <= e->nids; id++) {
-			if (e->ids[id - 1].rep < 0 || table_slot(t, id, false))
+			if (e->ids[id - 1].rep < 0 || e->ids[id - 1].dead || table_slot(t, id, false))
 				continue;
 			struct pm_ep pep;
 			ident_ep(e, id, &pep);
@@ -562,7 +569,7 @@ int pe_compile(struct pe_engine *e, const struct pm_cluster *c, char **err)
 	*err = NULL;
 	e->c = c;
 	for (size_t i = 0; i < c->npols; i++)
-		number_policy(e, (struct pm_policy *)&c->pols[i], true);
+		number_policy(e, &c->pols[i], true);
 	build_identities(e);
 	e->sel = xcalloc(c->npols + 1, sizeof(*e->sel));
 	e->nsel = xcalloc(c->npols + 1, sizeof(size_t));
@@ -603,7 +610,7 @@ static bool selects_any_dir(const struct pm_policy *p, const struct pm_ep *ep)
 int pe_policy_changed(struct pe_engine *e, int pol, const struct pm_policy *old)
 {
 	const struct pm_cluster *c = e->c;
-	struct pm_policy *p = (struct pm_policy *)&c->pols[pol];
+	const struct pm_policy *p = &c->pols[pol];
 
 	if ((size_t)pol >= c->npols)
 		return -1;
@@ -624,7 +631,7 @@ int pe_policy_changed(struct pe_engine *e, int pol, const struct pm_policy *old)
 	size_t before = e->tables_built;
 	for (uint32_t id = 1; id <= e->nids; id++) {
 		struct pm_ep ep;
-		if (e->ids[id - 1].rep < 0)
+		if (e->ids[id - 1].rep < 0 || e->ids[id - 1].dead)
 			continue;
 		ident_ep(e, id, &ep);
 		if (selects_any_dir(p, &ep) || (old && selects_any_dir(old, &ep)))
@@ -646,6 +653,20 @@ int pe_pods_changed(struct pe_engine *e)
 	e->pod_ident = xcalloc(c->npods + 1, sizeof(uint32_t));
 	for (size_t i = 0; i < c->npods; i++)
 		e->pod_ident[i] = pod_identity(e, (int)i);
+	/* A representative that changed identity no longer stands for its old one: elect
+	 * another member, or retire the identity when none is left. */
+	for (uint32_t id = 1; id <= old_nids; id++) {
+		struct pe_ident *d = &e->ids[id - 1];
+		if (d->rep < 0 || d->dead || e->pod_ident[d->rep] == id)
+			continue;
+		d->dead = true;
+		for (size_t i = 0; i < c->npods; i++)
+			if (e->pod_ident[i] == id) {
+				d->rep = (int)i;
+				d->dead = false;
+				break;
+			}
+	}
 	if (e->nids == old_nids)
 		return 0;
 	/* New identities: add them to the rules that select them, then rebuild the tables
@@ -665,7 +686,7 @@ int pe_pods_changed(struct pe_engine *e)
 			continue;
 		for (uint32_t id = 1; id <= e->nids; id++) {
 			struct pm_ep ep;
-			if (e->ids[id - 1].rep < 0)
+			if (e->ids[id - 1].rep < 0 || e->ids[id - 1].dead)
 				continue;
 			ident_ep(e, id, &ep);
 			if (selects_any_dir(p, &ep))
@@ -674,6 +695,9 @@ int pe_pods_changed(struct pe_engine *e)
 	}
 	for (uint32_t id = (uint32_t)old_nids + 1; id <= e->nids; id++)
 		dirty[id] = true;
+	for (uint32_t id = 1; id <= old_nids; id++)
+		if (e->tables[2 * (id - 1) + DIR_EGRESS].every_pod)
+			dirty[id] = true;
 	for (uint32_t id = 1; id <= e->nids; id++)
 		if (dirty[id])
 			for (int d = 0; d < 2; d++)

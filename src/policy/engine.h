@@ -29,6 +29,7 @@ struct pe_entry {
 
 struct pe_table {
 	bool isolated;
+	bool every_pod; /* has an entry per pod identity (named ports on any-peer egress) */
 	struct pe_entry *slots;
 	size_t cap, n;
 	struct pe_ivs dflt; /* peers no rule names */
@@ -40,6 +41,7 @@ struct pe_ident {
 	uint64_t *sig; /* policy prefixes that hold its addresses */
 	char *key;
 	size_t members;
+	bool dead; /* no pod has it any more; never evaluated again */
 };
 
 struct pe_sel {

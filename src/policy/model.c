@@ -127,15 +127,16 @@ static bool in_cidr(const struct cidr *c, const struct cidr *except, size_t nexc
 	return true;
 }
 
-static bool sig_bit(const uint64_t *sig, int id)
+static bool sig_bit(const struct pm_ep *ep, const struct cidr *c)
 {
-	return id >= 0 && ((sig[id / 64] >> (id % 64)) & 1);
+	int id = ep->prefix_id(ep->prefix_ctx, c);
+	return id >= 0 && ((ep->sig[id / 64] >> (id % 64)) & 1);
 }
 
-static bool sig_any(const uint64_t *sig, const int *ids, size_t n)
+static bool sig_any(const struct pm_ep *ep, const struct cidr *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (sig_bit(sig, ids[i]))
+		if (sig_bit(ep, &v[i]))
 			return true;
 	return false;
 }
@@ -172,7 +173,7 @@ bool pm_peer_matches(const struct pm_policy *p, const struct pm_peer *peer, cons
 		return selector_matches(&peer->pod_sel, view_get, &v);
 	case PP_CIDR:
 		if (ep->sig)
-			return sig_bit(ep->sig, peer->cidr_id) && !sig_any(ep->sig, peer->except_ids, peer->nexcept);
+			return sig_bit(ep, &peer->cidr) && !sig_any(ep, peer->except, peer->nexcept);
 		return ep->has_ip && in_cidr(&peer->cidr, peer->except, peer->nexcept, &ep->ip);
 	case PP_ENTITY:
 		if (peer->entities & ENT_ALL)
@@ -189,9 +190,9 @@ bool pm_peer_matches(const struct pm_policy *p, const struct pm_peer *peer, cons
 		if (peer->not_csel && ep->pod && csel_matches(peer->not_csel, view_get, &v))
 			return false;
 		if (ep->sig) {
-			if (peer->has_nets && !sig_any(ep->sig, peer->net_ids, peer->nnets))
+			if (peer->has_nets && !sig_any(ep, peer->nets, peer->nnets))
 				return false;
-			if (peer->has_not_nets && sig_any(ep->sig, peer->not_net_ids, peer->nnot_nets))
+			if (peer->has_not_nets && sig_any(ep, peer->not_nets, peer->nnot_nets))
 				return false;
 			return true;
 		}
@@ -327,7 +328,6 @@ static struct pm_peer *new_peer(struct pm_rule *r, enum pm_peer_type t)
 	struct pm_peer *p = &r->peers[r->npeers++];
 	memset(p, 0, sizeof(*p));
 	p->type = t;
-	p->cidr_id = -1;
 	return p;
 }
 
@@ -565,7 +565,6 @@ static int decode_calico_entity(struct pm_peer *pp, const json_t *e, char **err)
 	const char *s;
 
 	pp->type = PP_CALICO;
-	pp->cidr_id = -1;
 	if ((s = str(e, "selector")) && csel_parse(s, &pp->csel, err) < 0)
 		return -EINVAL;
 	if ((s = str(e, "notSelector")) && csel_parse(s, &pp->not_csel, err) < 0)
@@ -807,9 +806,6 @@ void pm_finish(struct pm_cluster *c)
 
 static void free_peer(struct pm_peer *p)
 {
-	free(p->except_ids);
-	free(p->net_ids);
-	free(p->not_net_ids);
 	selector_free(&p->pod_sel);
 	selector_free(&p->ns_sel);
 	free(p->except);

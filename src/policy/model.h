@@ -45,8 +45,11 @@ struct pm_ep {
 	struct ipaddr ip;
 	bool has_ip;
 	/* For compiled identities: which policy prefixes hold the endpoint's address
-	 * (bit i = prefix id i), used instead of ip when set. */
+	 * (bit i = prefix i), used instead of ip when set; prefix_id maps a CIDR to its i.
+	 * The numbering belongs to the engine, not to the model. */
 	const uint64_t *sig;
+	int (*prefix_id)(const void *ctx, const struct cidr *c);
+	const void *prefix_ctx;
 };
 
 enum pm_kind { PM_K8S, PM_CNP, PM_CCNP, PM_GNP };
@@ -81,9 +84,6 @@ struct pm_peer {
 	struct cidr *nets, *not_nets;
 	size_t nnets, nnot_nets;
 	bool has_nets, has_not_nets;
-	/* Prefix ids the compiler gives every CIDR above (-1 until then). */
-	int cidr_id;
-	int *except_ids, *net_ids, *not_net_ids;
 };
 
 struct pm_http {
