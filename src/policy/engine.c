@@ -262,7 +262,7 @@ struct flat {
 	const struct pe_sel *sel;
 };
 
-static struct pe_ivs *table_slot(struct pe_table *t, uint32_t peer, bool add)
+static const struct pe_ivs **table_slot(struct pe_table *t, uint32_t peer, bool add)
 {
 	if (add && (t->n + 1) * 2 > t->cap) {
 		struct pe_entry *old = t->slots;
@@ -271,10 +271,8 @@ static struct pe_ivs *table_slot(struct pe_table *t, uint32_t peer, bool add)
 		t->slots = xcalloc(t->cap, sizeof(*t->slots));
 		t->n = 0;
 		for (size_t i = 0; i < oldcap; i++)
-			if (old[i].peer) {
-				struct pe_ivs *dst = table_slot(t, old[i].peer, true);
-				*dst = old[i].ivs;
-			}
+			if (old[i].peer)
+				*table_slot(t, old[i].peer, true) = old[i].ivs;
 		free(old);
 	}
 	if (!t->cap)
@@ -294,11 +292,70 @@ static struct pe_ivs *table_slot(struct pe_table *t, uint32_t peer, bool add)
 
 static void table_clear(struct pe_table *t)
 {
-	for (size_t i = 0; i < t->cap; i++)
-		free(t->slots[i].ivs.v);
+	for (size_t i = 0; i < t->nowned; i++) {
+		free(t->owned[i]->v);
+		free(t->owned[i]);
+	}
+	free(t->owned);
 	free(t->slots);
 	free(t->dflt.v);
 	memset(t, 0, sizeof(*t));
+}
+
+static struct pe_ivs *table_own(struct pe_table *t)
+{
+	t->owned = xrealloc(t->owned, (t->nowned + 1) * sizeof(*t->owned));
+	return t->owned[t->nowned++] = xcalloc(1, sizeof(struct pe_ivs));
+}
+
+/* Painting memo for one table: the same rule list paints the same intervals (for
+ * egress with named ports, only for the same peer). */
+struct memo_ent {
+	uint64_t hash;
+	const int *list;
+	size_t n;
+	uint32_t peer;
+	const struct pe_ivs *ivs;
+};
+
+struct memo {
+	struct memo_ent *v;
+	size_t cap, n;
+};
+
+static uint64_t list_hash(const int *l, size_t n, uint32_t peer)
+{
+	uint64_t h = 1469598103934665603ull ^ peer;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint64_t)(unsigned)l[i]) * 1099511628211ull;
+	return h ^ (h >> 31);
+}
+
+static const struct pe_ivs **memo_find(struct memo *m, const int *l, size_t n, uint32_t peer, uint64_t h)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		struct memo_ent *old = m->v;
+		size_t oldcap = m->cap;
+		m->cap = m->cap ? m->cap * 2 : 16;
+		m->v = xcalloc(m->cap, sizeof(*m->v));
+		m->n = 0;
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i].list) {
+				const struct pe_ivs **slot = memo_find(m, old[i].list, old[i].n, old[i].peer, old[i].hash);
+				*slot = old[i].ivs;
+			}
+		free(old);
+	}
+	size_t i = h & (m->cap - 1);
+	while (m->v[i].list) {
+		struct memo_ent *x = &m->v[i];
+		if (x->hash == h && x->n == n && x->peer == peer && !memcmp(x->list, l, n * sizeof(int)))
+			return &x->ivs;
+		i = (i + 1) & (m->cap - 1);
+	}
+	m->v[i] = (struct memo_ent){ h, l, n, peer, NULL };
+	m->n++;
+	return &m->v[i].ivs;
 }
 
 /* Evaluates the flattened rules that select this peer, for one protocol and port. */
@@ -438,6 +495,28 @@ struct peer_list {
 	size_t n;
 };
 
+/* Which policies can select pods of each namespace (namespaced ones only there). */
+static void index_policies(struct pe_engine *e)
+{
+	const struct pm_cluster *c = e->c;
+
+	for (size_t i = 0; e->ns_pols && i < e->nns_cached; i++)
+		free(e->ns_pols[i]);
+	free(e->ns_pols);
+	free(e->nns_pols);
+	e->nns_cached = c->nns;
+	e->ns_pols = xcalloc(c->nns + 1, sizeof(int *));
+	e->nns_pols = xcalloc(c->nns + 1, sizeof(size_t));
+	for (size_t n = 0; n < c->nns; n++)
+		for (size_t i = 0; i < c->npols; i++) {
+			const char *pns = c->pols[i].ns;
+			if (pns && strcmp(pns, c->ns[n].name))
+				continue;
+			e->ns_pols[n] = xrealloc(e->ns_pols[n], (e->nns_pols[n] + 1) * sizeof(int));
+			e->ns_pols[n][e->nns_pols[n]++] = (int)i;
+		}
+}
+
 static void build_table(struct pe_engine *e, uint32_t local, int dir)
 {
 	struct pe_table *t = &e->tables[2 * (local - 1) + (size_t)dir];
@@ -449,7 +528,10 @@ static void build_table(struct pe_engine *e, uint32_t local, int dir)
 	if (e->ids[local - 1].rep < 0 || e->ids[local - 1].dead)
 		return; /* addresses outside pods have no policy of their own */
 	ident_ep(e, local, &lep);
-	struct pm_slot *slots = pm_slots(e->c, &lep, dir, &nslots);
+	int nsi = e->c->pods[e->ids[local - 1].rep].nsi;
+	const int *cand = e->ns_pols[nsi];
+	size_t ncand = e->nns_pols[nsi];
+	struct pm_slot *slots = pm_slots_among(e->c, &lep, dir, cand, ncand, &nslots);
 	if (!nslots) {
 		free(slots);
 		return;
@@ -458,7 +540,8 @@ static void build_table(struct pe_engine *e, uint32_t local, int dir)
 	struct flat *f = NULL;
 	size_t nf = 0;
 	for (size_t s = 0; s < nslots; s++) {
-		for (size_t pi = 0; pi < e->c->npols; pi++) {
+		for (size_t ci = 0; ci < ncand; ci++) {
+			size_t pi = (size_t)cand[ci];
 			const struct pm_policy *p = &e->c->pols[pi];
 			if (slots[s].policy >= 0 ? (int)pi != slots[s].policy : !pm_in_group(p, &lep, dir))
 				continue;
@@ -476,6 +559,7 @@ static void build_table(struct pe_engine *e, uint32_t local, int dir)
 	size_t nany = 0;
 	struct peer_list *pl = NULL;
 	size_t npl = 0;
+	/* peer -> index of its list, through a scratch table of the same shape. */
 	struct pe_table idx = { 0 };
 	for (size_t i = 0; i < nf; i++) {
 		if (f[i].r->any_peer) {
@@ -484,29 +568,49 @@ static void build_table(struct pe_engine *e, uint32_t local, int dir)
 		}
 		for (size_t k = 0; k < f[i].sel->n; k++) {
 			uint32_t peer = f[i].sel->ids[k];
-			struct pe_ivs *slot = table_slot(&idx, peer, true);
-			if (!slot->v) {
+			const struct pe_ivs **slot = table_slot(&idx, peer, true);
+			if (!*slot) {
 				pl = xrealloc(pl, (npl + 1) * sizeof(*pl));
 				pl[npl] = (struct peer_list){ peer, NULL, 0 };
-				slot->v = (struct pe_interval *)(uintptr_t)(npl + 1); /* index + 1 */
+				*slot = (const struct pe_ivs *)(uintptr_t)(npl + 1); /* index + 1 */
 				npl++;
 			}
-			struct peer_list *x = &pl[(uintptr_t)slot->v - 1];
+			struct peer_list *x = &pl[(uintptr_t)*slot - 1];
 			x->v = xrealloc(x->v, (x->n + 1) * sizeof(int));
 			x->v[x->n++] = (int)i;
 		}
 	}
 	free(idx.slots);
+	bool named_any = false;
+	for (size_t i = 0; i < nf; i++) {
+		for (size_t k = 0; k < f[i].r->nports; k++)
+			named_any |= f[i].r->ports[k].name != NULL;
+		for (size_t k = 0; k < f[i].r->nnot_ports; k++)
+			named_any |= f[i].r->not_ports[k].name != NULL;
+	}
+	struct memo memo = { 0 };
+	int **merged = xcalloc(npl + 1, sizeof(int *));
 	for (size_t i = 0; i < npl; i++) {
 		size_t n;
-		int *m = merge(pl[i].v, pl[i].n, any, nany, &n);
-		struct pm_ep pep;
-		ident_ep(e, pl[i].peer, &pep);
-		struct pe_ivs *dst = table_slot(t, pl[i].peer, true);
-		paint(e->c, slots, nslots, f, m, n, dir == DIR_INGRESS ? &lep : &pep, dst);
-		free(m);
+		merged[i] = merge(pl[i].v, pl[i].n, any, nany, &n);
+		/* Egress named ports resolve on the peer: only the same peer may share. */
+		uint32_t key_peer = dir == DIR_EGRESS && named_any ? pl[i].peer : 0;
+		const struct pe_ivs **shared = memo_find(&memo, merged[i], n, key_peer,
+							 list_hash(merged[i], n, key_peer));
+		if (!*shared) {
+			struct pm_ep pep;
+			struct pe_ivs *own = table_own(t);
+			ident_ep(e, pl[i].peer, &pep);
+			paint(e->c, slots, nslots, f, merged[i], n, dir == DIR_INGRESS ? &lep : &pep, own);
+			*shared = own;
+		}
+		*table_slot(t, pl[i].peer, true) = *shared;
 		free(pl[i].v);
 	}
+	for (size_t i = 0; i < npl; i++)
+		free(merged[i]);
+	free(merged);
+	free(memo.v);
 	/* Peers no rule names: only the any-peer rules apply. Named ports on egress then
 	 * depend on the peer; such peers have no pod (world) or were named above. */
 	struct pm_ep none;
@@ -528,8 +632,10 @@ static void build_table(struct pe_engine *e, uint32_t local, int dir)
 			if (e->ids[id - 1].rep < 0 || e->ids[id - 1].dead || table_slot(t, id, false))
 				continue;
 			struct pm_ep pep;
+			struct pe_ivs *own = table_own(t);
 			ident_ep(e, id, &pep);
-			paint(e->c, slots, nslots, f, any, nany, &pep, table_slot(t, id, true));
+			paint(e->c, slots, nslots, f, any, nany, &pep, own);
+			*table_slot(t, id, true) = own;
 		}
 	free(pl);
 	free(any);
@@ -545,9 +651,8 @@ struct pm_side pe_lookup(const struct pe_engine *e, uint32_t local, int dir, uin
 
 	if (!t->isolated)
 		return out;
-	const struct pe_ivs *iv = table_slot((struct pe_table *)t, peer, false);
-	if (!iv)
-		iv = &t->dflt;
+	const struct pe_ivs **slot = table_slot((struct pe_table *)t, peer, false);
+	const struct pe_ivs *iv = slot ? *slot : &t->dflt;
 	size_t lo = 0, hi = iv->n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
@@ -573,6 +678,7 @@ int pe_compile(struct pe_engine *e, const struct pm_cluster *c, char **err)
 	build_identities(e);
 	e->sel = xcalloc(c->npols + 1, sizeof(*e->sel));
 	e->nsel = xcalloc(c->npols + 1, sizeof(size_t));
+	index_policies(e);
 	for (size_t i = 0; i < c->npols; i++)
 		select_policy(e, i);
 	for (uint32_t id = 1; id <= e->nids; id++)
@@ -593,6 +699,10 @@ void pe_free(struct pe_engine *e)
 		free_sel(e, i);
 	free(e->sel);
 	free(e->nsel);
+	for (size_t i = 0; e->ns_pols && i < e->nns_cached; i++)
+		free(e->ns_pols[i]);
+	free(e->ns_pols);
+	free(e->nns_pols);
 	free(e->ids);
 	free(e->tables);
 	free(e->pod_ident);
@@ -628,6 +738,7 @@ int pe_policy_changed(struct pe_engine *e, int pol, const struct pm_policy *old)
 		e->nsel[pol] = 0;
 	}
 	select_policy(e, (size_t)pol);
+	index_policies(e);
 	size_t before = e->tables_built;
 	for (uint32_t id = 1; id <= e->nids; id++) {
 		struct pm_ep ep;

@@ -24,7 +24,7 @@ struct pe_ivs {
 
 struct pe_entry {
 	uint32_t peer; /* 0 = empty slot */
-	struct pe_ivs ivs;
+	const struct pe_ivs *ivs; /* shared: peers hit by the same rules share one vector */
 };
 
 struct pe_table {
@@ -33,6 +33,8 @@ struct pe_table {
 	struct pe_entry *slots;
 	size_t cap, n;
 	struct pe_ivs dflt; /* peers no rule names */
+	struct pe_ivs **owned; /* the distinct vectors the entries point to */
+	size_t nowned;
 };
 
 struct pe_ident {
@@ -60,6 +62,10 @@ struct pe_engine {
 	struct pe_sel **sel;     /* sel[policy][2 * rule + dir] flattened per policy */
 	size_t *nsel;
 	size_t tables_built;     /* for incremental-compile accounting */
+	/* Policies that can select a pod of namespace i: its own and the cluster-wide
+	 * ones, ascending. */
+	int **ns_pols;
+	size_t *nns_pols, nns_cached;
 };
 
 int pe_compile(struct pe_engine *e, const struct pm_cluster *c, char **err);

@@ -51,11 +51,18 @@ static int slot_cmp(const void *a, const void *b)
 
 struct pm_slot *pm_slots(const struct pm_cluster *c, const struct pm_ep *ep, int dir, size_t *n)
 {
+	return pm_slots_among(c, ep, dir, NULL, c->npols, n);
+}
+
+struct pm_slot *pm_slots_among(const struct pm_cluster *c, const struct pm_ep *ep, int dir,
+			       const int *pols, size_t npols, size_t *n)
+{
 	struct pm_slot *v = NULL;
 	bool group = false;
 
 	*n = 0;
-	for (size_t i = 0; i < c->npols; i++) {
+	for (size_t j = 0; j < npols; j++) {
+		size_t i = pols ? (size_t)pols[j] : j;
 		const struct pm_policy *p = &c->pols[i];
 		if (p->kind != PM_GNP) {
 			group |= pm_in_group(p, ep, dir);

@@ -35,6 +35,10 @@ struct pm_slot {
 
 /* The slots that apply to ep in dir, in evaluation order. Caller frees. */
 struct pm_slot *pm_slots(const struct pm_cluster *c, const struct pm_ep *ep, int dir, size_t *n);
+/* The same, considering only the policies listed (ascending indices): those that can
+ * select ep at all. */
+struct pm_slot *pm_slots_among(const struct pm_cluster *c, const struct pm_ep *ep, int dir,
+			       const int *pols, size_t npols, size_t *n);
 /* Whether a Kubernetes/Cilium policy takes part in the group for ep in dir. */
 bool pm_in_group(const struct pm_policy *p, const struct pm_ep *ep, int dir);
 
