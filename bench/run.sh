@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 bash scripts/setup.sh bench
-make -s "$BUILD/bench/api_bench" "$BUILD/bin/tulle"
+make -s "$BUILD/bench/api_bench" "$BUILD/bench/policy_bench" "$BUILD/bin/tulle"
 
 W=$(mktemp -d /tmp/tulle-bench.XXXXXX)
 pids=()
@@ -31,3 +31,7 @@ curl -s --unix-socket "$W/tulle/api.sock" -X POST -H 'Content-Type: application/
   --objects "${OBJECTS:-10000}" --watchers "${WATCHERS:-100}" --events "${EVENTS:-200}"
 rss=$(awk '/VmHWM/{print $2}' /proc/"${pids[0]}"/status)
 echo "tulle server peak RSS: $((rss / 1024)) MiB"
+
+echo
+echo "== policy engine: 10,000 policies over 5,000 pods in 200 namespaces"
+"$BUILD/bench/policy_bench" 10000 5000 200

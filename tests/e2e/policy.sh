@@ -1,0 +1,62 @@
+# `tulle policy matrix` and `tulle policy trace` as a user scripts them: from files with
+# no server, and from a live server; the JSON shape the issue fixes; lab 3's outcomes.
+. "$(dirname "$0")/../lib.sh"
+SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/seed/manifests}
+DATA=$(cd "$(dirname "$0")/../data/policy" && pwd)
+[ -d "$SEED" ] || { echo "SKIP policy: the seed's manifests are not at $SEED"; exit 0; }
+LAB3=(-f "$DATA/lab3-pods.yaml" -f "$SEED/19-lab3-networkpolicy-default-deny.yaml"
+      -f "$SEED/20-lab3-networkpolicy-allow-frontend-to-backend.yaml"
+      -f "$SEED/21-lab3-networkpolicy-allow-backend-to-db.yaml" -f "$SEED/22-lab3-networkpolicy-allow-dns.yaml")
+
+out=$("$TULLE" policy matrix "${LAB3[@]}" -f "$DATA/lab3-egress.yaml" --port 80/TCP --port 5432/TCP --port 53/UDP -o json)
+check "matrix -o json has one probe per ordered pair and port" \
+  test "$(jget '["probes"].__len__()' <<<"$out")" = 48
+check "probes carry from/to/port/protocol/allowed/egress/ingress" \
+  test "$(jget '["probes"][0].keys().__len__()' <<<"$out")" = 7
+probe() { python3 -c "
+import json,sys
+d=json.load(sys.stdin)
+m=[p for p in d['probes'] if p['from']==sys.argv[1] and p['to']==sys.argv[2] and p['port']==int(sys.argv[3]) and p['protocol']==sys.argv[4]]
+print(m[0]['allowed'] if m else 'missing')" "$@"; }
+check "lab 3: frontend -> backend:80 allowed" test "$(probe secure-app/frontend secure-app/backend 80 TCP <<<"$out")" = True
+check "lab 3: frontend -> database:5432 denied" test "$(probe secure-app/frontend secure-app/database 5432 TCP <<<"$out")" = False
+check "lab 3: backend -> database:5432 allowed" test "$(probe secure-app/backend secure-app/database 5432 TCP <<<"$out")" = True
+check "lab 3: DNS to kube-system allowed for all" bash -c "
+  for p in frontend backend database; do [ \"\$(python3 -c \"
+import json,sys
+d=json.load(open('/dev/stdin'))
+print([x for x in d['probes'] if x['from']=='secure-app/'+sys.argv[1] and x['to']=='kube-system/coredns' and x['port']==53][0]['allowed'])\" \$p <<<'$out')\" = True ] || exit 1; done"
+
+out=$("$TULLE" policy matrix "${LAB3[@]}")
+check "the table form prints one grid per port with . and X" \
+  bash -c "grep -q '^TCP/80:' <<<'$out' && grep -q '^UDP/53:' <<<'$out' && grep -q '^secure-app/frontend	X' <<<'$out'"
+
+out=$("$TULLE" policy trace --from secure-app/frontend --to secure-app/backend --port 80/TCP "${LAB3[@]}")
+check "trace names the side that denies and why (the seed's lab 3 as written)" \
+  bash -c "grep -q 'egress  at secure-app/frontend: denied: policies select the pod for egress' <<<'$out' && grep -q 'verdict: DENIED' <<<'$out'"
+check "trace names the allowing rule" grep -q "allowed by NetworkPolicy secure-app/allow-frontend-to-backend ingress\[0\]" <<<"$out"
+check "trace lists the policies that select each pod" grep -q "selected by: NetworkPolicy secure-app/default-deny, NetworkPolicy secure-app/allow-dns" <<<"$out"
+
+out=$("$TULLE" policy trace --from default/frontend --to default/api --port 8080/TCP --http GET /api/v1/users \
+      -f "$DATA/seed-pods.yaml" -f "$SEED/14-ciliumnetworkpolicy-api-l7-policy.yaml")
+check "an L7 rule admits GET /api/v1/users" bash -c "grep -q 'redirected to the L7 proxy' <<<'$out' && grep -q 'verdict: ALLOWED (L7)' <<<'$out'"
+out=$("$TULLE" policy trace --from default/frontend --to default/api --port 8080/TCP --http DELETE /api/v1/users \
+      -f "$DATA/seed-pods.yaml" -f "$SEED/14-ciliumnetworkpolicy-api-l7-policy.yaml" -o json)
+check "... and refuses DELETE (JSON form)" test "$(jget '["allowed"]' <<<"$out")" = False
+out=$("$TULLE" policy trace --from production/backend --to 8.8.8.8/32 --port 443/TCP \
+      -f "$DATA/seed-pods.yaml" -f "$SEED/15-globalnetworkpolicy-deny-egress-to-external.yaml")
+check "a CIDR destination is traced (GlobalNetworkPolicy denies external egress)" \
+  bash -c "grep -q 'denied by GlobalNetworkPolicy deny-egress-to-external egress\[1\]' <<<'$out'"
+out=$("$TULLE" policy trace --from nope/x --to secure-app/backend --port 80/TCP "${LAB3[@]}" 2>&1)
+check "an unknown pod is a clear error" grep -q "pod nope/x not found" <<<"$out"
+
+# Live cluster state: the same objects through the API server.
+S=$WORK/s
+start_server "$S" || exit 1
+export TULLE_SERVER="unix://$S/api.sock"
+"$TULLE" apply -f "$DATA/lab3-pods.yaml" >/dev/null
+"$TULLE" apply "${LAB3[@]:2}" >/dev/null
+out=$("$TULLE" policy matrix --port 80/TCP -o json)
+check "without -f the matrix reads the live cluster" \
+  test "$(probe secure-app/frontend secure-app/backend 80 TCP <<<"$out")" = False
+check "the server shuts down cleanly (no sanitizer report)" stop_server "$S"
