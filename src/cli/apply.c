@@ -9,7 +9,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: tulle apply -f FILE|DIR|- [-f ...] [-R] [-n NS] [--dry-run=server]\n"
-		   "       [--server URL] [--token TOKEN]\n"
+		   "       [--validate=strict|warn|ignore] [--server URL] [--token TOKEN]\n"
 		   "Creates or updates every object in the files. Nothing is written unless every\n"
 		   "object is valid and accepted.\n");
 }
@@ -21,6 +21,7 @@ int cmd_apply(int argc, char **argv)
 		{ "recursive", no_argument, NULL, 'R' },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "dry-run", required_argument, NULL, 'd' },
+		{ "validate", required_argument, NULL, 'v' },
 		{ "server", required_argument, NULL, 's' },
 		{ "token", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
@@ -30,7 +31,8 @@ int cmd_apply(int argc, char **argv)
 	char **files = NULL;
 	size_t nfiles = 0;
 	bool recursive = false, dry = false;
-	int c, rc = 1;
+	int c, rc = 1, unknown = 0;
+	static const char *const modes[] = { "Strict", "Warn", "Ignore" };
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:Rn:h", opts, NULL)) != -1) {
@@ -49,6 +51,19 @@ int cmd_apply(int argc, char **argv)
 			}
 			dry = !strcmp(optarg, "server");
 			break;
+		case 'v':
+			if (!strcmp(optarg, "strict") || !strcmp(optarg, "true"))
+				unknown = 0;
+			else if (!strcmp(optarg, "warn"))
+				unknown = 1;
+			else if (!strcmp(optarg, "ignore") || !strcmp(optarg, "false"))
+				unknown = 2;
+			else {
+				fprintf(stderr, "error: --validate takes strict, warn or ignore\n");
+				free(files);
+				return 2;
+			}
+			break;
 		case 's': o.server = optarg; break;
 		case 't': o.token = optarg; break;
 		case 'h': usage(stdout); free(files); return 0;
@@ -62,7 +77,7 @@ int cmd_apply(int argc, char **argv)
 	}
 	struct manifest m;
 	struct client cl;
-	if (manifest_load(&m, files, nfiles, recursive, o.ns)) {
+	if (manifest_load_mode(&m, files, nfiles, recursive, o.ns, unknown)) {
 		fprintf(stderr, "error: nothing was applied: fix the errors above and run apply again\n");
 		manifest_free(&m);
 		free(files);
@@ -76,7 +91,7 @@ int cmd_apply(int argc, char **argv)
 	json_t *items = json_array();
 	for (size_t i = 0; i < m.n; i++)
 		json_array_append(items, m.v[i].obj);
-	json_t *req = json_pack("{s:o,s:b}", "items", items, "dryRun", dry);
+	json_t *req = json_pack("{s:o,s:b,s:s}", "items", items, "dryRun", dry, "fieldValidation", modes[unknown]);
 	int code = 0;
 	char *err = NULL;
 	json_t *resp = client_json(&cl, "POST", "/tulle/v1/apply", req, NULL, &code, &err);

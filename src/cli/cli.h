@@ -35,6 +35,10 @@ struct manifest {
  * FILE:LINE:COL: ...; returns the number of errors (0 = all good). */
 int manifest_load(struct manifest *m, char **paths, size_t npaths, bool recursive,
 		  const char *ns);
+/* The same with a choice for unknown fields (kubectl's --validate): 0 strict,
+ * 1 warn (reported, dropped), 2 ignore (dropped). */
+int manifest_load_mode(struct manifest *m, char **paths, size_t npaths, bool recursive,
+		       const char *ns, int unknown);
 void manifest_free(struct manifest *m);
 
 /* /api/v1/namespaces/NS/services[/NAME] for a kind. Caller frees. */

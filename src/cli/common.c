@@ -122,17 +122,27 @@ static void add_obj(struct manifest *m, json_t *obj, const struct skind *k, cons
 
 /* Validates one object (a copy: the original is what gets sent). */
 static int check_obj(struct manifest *m, struct doc *d, json_t *obj, const char *file,
-		     const char *ns, int line, int col)
+		     const char *ns, int line, int col, int unknown)
 {
-	struct ferrs errs;
+	struct ferrs errs, warns;
 	const struct skind *k;
 	json_t *copy = json_deep_copy(obj);
 	int bad = 0;
 
 	ferrs_init(&errs);
-	/* Validation of the copy reports positions against the original tree, so it
-	 * works on the original and keeps a pristine copy to send. */
-	if (api_validate(obj, d, UNKNOWN_STRICT, &k, &errs, NULL) < 0) {
+	ferrs_init(&warns);
+	/* Validation reports positions against the original tree, so it works on the
+	 * original and keeps a pristine copy to send. */
+	int rc = api_validate(obj, d, (enum unknown_mode)unknown, &k, &errs, &warns);
+	for (size_t i = 0; i < warns.n; i++) {
+		struct strbuf sb;
+		sb_init(&sb);
+		ferr_format(&sb, &warns.v[i]);
+		fprintf(stderr, "%s:%d:%d: warning: %s (dropped)\n", file, line, col, sb.buf);
+		sb_free(&sb);
+	}
+	ferrs_free(&warns);
+	if (rc < 0) {
 		struct strbuf sb;
 		sb_init(&sb);
 		api_format_errors(&sb, file, obj, &errs);
@@ -170,6 +180,12 @@ static int check_obj(struct manifest *m, struct doc *d, json_t *obj, const char 
 
 int manifest_load(struct manifest *m, char **paths, size_t npaths, bool recursive,
 		  const char *ns)
+{
+	return manifest_load_mode(m, paths, npaths, recursive, ns, 0);
+}
+
+int manifest_load_mode(struct manifest *m, char **paths, size_t npaths, bool recursive,
+		       const char *ns, int unknown)
 {
 	char **files = NULL;
 	size_t nfiles = 0;
@@ -209,10 +225,10 @@ int manifest_load(struct manifest *m, char **paths, size_t npaths, bool recursiv
 					json_array_foreach(items, k, it) {
 						int line, col;
 						doc_pos_index(d, items, k, &line, &col);
-						bad += check_obj(m, d, it, d->file, ns, line, col);
+						bad += check_obj(m, d, it, d->file, ns, line, col, unknown);
 					}
 				} else {
-					bad += check_obj(m, d, d->root, d->file, ns, d->line, d->col);
+					bad += check_obj(m, d, d->root, d->file, ns, d->line, d->col, unknown);
 				}
 				m->docs = xrealloc(m->docs, (m->ndocs + 1) * sizeof(*m->docs));
 				m->docs[m->ndocs++] = d;

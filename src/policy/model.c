@@ -465,9 +465,45 @@ static int decode_http(struct pm_rule *r, const json_t *http, char **err)
 	return 0;
 }
 
+/* Fields whose meaning tulle's engine does not carry out yet. Refusing them is safe;
+ * ignoring them would widen a rule (no peer named = every peer). */
+static int refuse(const json_t *o, const char *const *fields, const char *where, char **err)
+{
+	for (; *fields; fields++) {
+		const json_t *v = get(o, *fields);
+		if (v && !json_is_false(v) && !(json_is_array(v) && !json_array_size(v))) {
+			*err = xasprintf("%s.%s is not supported by tulle's policy engine yet", where, *fields);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int decode_cilium_rule(struct pm_policy *p, int d, const json_t *rule, size_t idx,
 			      const char *list, bool deny, char **err)
 {
+	static const char *const unsupported[] = { "fromRequires", "toRequires", "fromNodes", "toNodes",
+		"fromGroups", "toGroups", "toServices", "toFQDNs", "icmps", "authentication", NULL };
+	if (refuse(rule, unsupported, list, err) < 0)
+		return -EINVAL;
+	size_t tp;
+	json_t *tpv;
+	json_array_foreach(get(rule, "toPorts"), tp, tpv) {
+		static const char *const tp_unsupported[] = { "terminatingTLS", "originatingTLS", "serverNames", "listener", NULL };
+		if (refuse(tpv, tp_unsupported, "toPorts", err) < 0)
+			return -EINVAL;
+		json_t *l7 = get(tpv, "rules");
+		static const char *const l7_unsupported[] = { "kafka", "dns", "l7proto", "l7", NULL };
+		if (l7 && refuse(l7, l7_unsupported, "toPorts.rules", err) < 0)
+			return -EINVAL;
+		size_t h;
+		json_t *hv;
+		json_array_foreach(get(l7, "http"), h, hv) {
+			static const char *const http_unsupported[] = { "host", "headerMatches", NULL };
+			if (refuse(hv, http_unsupported, "rules.http", err) < 0)
+				return -EINVAL;
+		}
+	}
 	const char *const *fields = d == DIR_INGRESS
 		? (const char *const[]){ "fromEndpoints", "fromCIDR", "fromCIDRSet", "fromEntities" }
 		: (const char *const[]){ "toEndpoints", "toCIDR", "toCIDRSet", "toEntities" };
@@ -545,6 +581,9 @@ static int decode_cilium(struct pm_policy *p, const json_t *spec, char **err)
 	size_t i;
 	json_t *rule;
 
+	static const char *const unsupported[] = { "nodeSelector", "enableDefaultDeny", NULL };
+	if (refuse(spec, unsupported, "spec", err) < 0)
+		return -EINVAL;
 	selector_from_json(get(spec, "endpointSelector"), &p->pod_sel);
 	strip_sources(&p->pod_sel);
 	for (int l = 0; l < 4; l++) {
@@ -618,6 +657,9 @@ static int decode_gnp(struct pm_policy *p, const json_t *spec, char **err)
 	const char *s;
 
 	p->kind = PM_GNP;
+	static const char *const unsupported[] = { "serviceAccountSelector", "doNotTrack", "preDNAT", "applyOnForward", NULL };
+	if (refuse(spec, unsupported, "spec", err) < 0)
+		return -EINVAL;
 	if ((s = str(spec, "selector")) && csel_parse(s, &p->sel, err) < 0)
 		return -EINVAL;
 	if ((s = str(spec, "namespaceSelector")) && csel_parse(s, &p->ns_sel, err) < 0)
@@ -635,6 +677,12 @@ static int decode_gnp(struct pm_policy *p, const json_t *spec, char **err)
 	p->tier = xstrdup(str(spec, "tier") ? str(spec, "tier") : "default");
 	for (int d = 0; d < 2; d++) {
 		json_array_foreach(get(spec, lists[d]), i, rule) {
+			static const char *const rule_unsupported[] = { "notProtocol", "icmp", "notICMP", "http", "ipVersion", NULL };
+			static const char *const ent_unsupported[] = { "serviceAccounts", "services", NULL };
+			if (refuse(rule, rule_unsupported, lists[d], err) < 0 ||
+			    refuse(get(rule, "source"), ent_unsupported, "source", err) < 0 ||
+			    refuse(get(rule, "destination"), ent_unsupported, "destination", err) < 0)
+				return -EINVAL;
 			struct pm_rule *r = new_rule(p, d, (int)i, lists[d]);
 			const char *a = str(rule, "action");
 			r->action = !strcmp(a, "Allow") ? PA_ALLOW : !strcmp(a, "Deny") ? PA_DENY

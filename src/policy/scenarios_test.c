@@ -419,8 +419,24 @@ static void cilium_deny_wins_and_entities(void)
 	pm_free(&c);
 }
 
+static void unsupported_fields_are_refused(void)
+{
+	/* A rule naming only FQDNs must not turn into "every peer". */
+	json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:{},s:[{s:[{s:s}]}]}}", "apiVersion", "cilium.io/v2",
+			      "kind", "CiliumNetworkPolicy", "metadata", "name", "fqdn", "namespace", "default",
+			      "spec", "endpointSelector", "egress", "toFQDNs", "matchName", "example.com");
+	struct pm_cluster c = { 0 };
+	char *err = NULL;
+	CHECK(pm_add(&c, o, &err) < 0);
+	CHECK(err && strstr(err, "toFQDNs is not supported"));
+	free(err);
+	json_decref(o);
+	pm_free(&c);
+}
+
 int main(void)
 {
+	RUN(unsupported_fields_are_refused);
 	RUN(upstream_scenarios);
 	RUN(seed_lab3_exact_semantics);
 	RUN(seed_lab3_described_behaviour);

@@ -555,6 +555,9 @@ static void handle_batch_apply(struct conn *c, const struct http_msg *req)
 	json_t *body = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
 	json_t *items = json_object_get(body, "items");
 	bool dry = json_is_true(json_object_get(body, "dryRun"));
+	const char *fv = json_string_value(json_object_get(body, "fieldValidation"));
+	enum unknown_mode mode = fv && !strcasecmp(fv, "Ignore") ? UNKNOWN_IGNORE
+			       : fv && !strcasecmp(fv, "Warn") ? UNKNOWN_WARN : UNKNOWN_STRICT;
 	json_t *results = json_array();
 	size_t i;
 	json_t *item;
@@ -577,7 +580,7 @@ static void handle_batch_apply(struct conn *c, const struct http_msg *req)
 			struct write_result wr;
 			json_t *obj = json_deep_copy(item);
 			ferrs_init(&errs);
-			if (api_validate(obj, NULL, UNKNOWN_STRICT, &k, &errs, NULL) < 0) {
+			if (api_validate(obj, NULL, mode, &k, &errs, NULL) < 0) {
 				const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
 				wr.code = 422;
 				wr.body = status_invalid(k, name, &errs);

@@ -81,6 +81,12 @@ check "kind's cluster config is refused as not an API object" grep -q "is not an
 check "none of the bad manifests changed the store" test "$(rev)" = "$before"
 check "nor did the valid ConfigMap beside a bad Service" bash -c "! '$TULLE' get cm ok 2>/dev/null"
 
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ncolour: blue\ndata: {a: b}\n' >"$WORK/unknown.yaml"
+out=$(t apply -f "$WORK/unknown.yaml" 2>&1)
+check "an unknown field is refused by default" grep -q 'unknown.yaml:4:9: ConfigMap "extra" is invalid: unknown field "colour"' <<<"$out"
+out=$(t apply --validate=warn -f "$WORK/unknown.yaml" 2>&1)
+check "--validate=warn applies it, warning about the dropped field" \
+  bash -c "grep -q 'warning: unknown field \"colour\" (dropped)' <<<'$out' && grep -q 'configmap/extra created' <<<'$out'"
 check "delete by name" bash -c "'$TULLE' delete svc backend-service | grep -q 'service \"backend-service\" deleted'"
 check "delete -f removes the file's objects" bash -c "'$TULLE' delete -f '$SEED/13-virtualservice-destinationrule-api-vs.yaml' | grep -c deleted | grep -q 2"
 out=$(t get svc nope 2>&1)
