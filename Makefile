@@ -40,7 +40,7 @@ $(1)/bin/tulle: $(1)/obj/src/cli/main.o $(1)/libtulle.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ $$(LIBS)
 
-$(1)/bin/tulle-cni: $(1)/obj/src/cni/main.o $(1)/libtulle.a
+$(1)/bin/tulle-cni: $(patsubst %.c,$(1)/obj/%.o,$(filter-out %_test.c,$(wildcard src/cni/*.c))) $(1)/libtulle.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -o $$@ $$^ $$(LIBS)
 
