@@ -19,13 +19,9 @@ int cmd_apply(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "filename", required_argument, NULL, 'f' },
 		{ "recursive", no_argument, NULL, 'R' },
-		{ "namespace", required_argument, NULL, 'n' },
 		{ "dry-run", required_argument, NULL, 'd' },
 		{ "validate", required_argument, NULL, 'v' },
-		{ "server", required_argument, NULL, 's' },
-		{ "token", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		COMMON_OPTIONS,
 	};
 	struct common_opts o = { 0 };
 	char **files = NULL;
@@ -42,7 +38,6 @@ int cmd_apply(int argc, char **argv)
 			files[nfiles++] = optarg;
 			break;
 		case 'R': recursive = true; break;
-		case 'n': o.ns = optarg; break;
 		case 'd':
 			if (strcmp(optarg, "server") && strcmp(optarg, "none")) {
 				fprintf(stderr, "error: --dry-run takes server or none\n");
@@ -64,10 +59,13 @@ int cmd_apply(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 's': o.server = optarg; break;
-		case 't': o.token = optarg; break;
 		case 'h': usage(stdout); free(files); return 0;
-		default: usage(stderr); free(files); return 2;
+		default:
+			if (common_option(c, optarg, &o))
+				break;
+			usage(stderr);
+			free(files);
+			return 2;
 		}
 	}
 	if (!nfiles) {

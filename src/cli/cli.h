@@ -15,6 +15,17 @@ struct common_opts {
 	bool all_ns;
 };
 
+/* The option-table entries every API subcommand shares; end a table with them. */
+#define COMMON_OPTIONS                                          \
+	{ "namespace", required_argument, NULL, 'n' },          \
+	{ "server", required_argument, NULL, 's' },             \
+	{ "token", required_argument, NULL, 't' },              \
+	{ "help", no_argument, NULL, 'h' },                     \
+	{ NULL, 0, NULL, 0 }
+
+/* Takes a shared option (n, s, t); false when c is not one of them. */
+bool common_option(int c, const char *arg, struct common_opts *o);
+
 /* One object read from a manifest, with where it came from. */
 struct manifest_obj {
 	json_t *obj;  /* as written (before defaulting) */

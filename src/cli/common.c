@@ -31,6 +31,16 @@ char *kind_ref(const struct skind *k)
 	return k->group[0] ? xasprintf("%s.%s", k->singular, k->group) : xstrdup(k->singular);
 }
 
+bool common_option(int c, const char *arg, struct common_opts *o)
+{
+	switch (c) {
+	case 'n': o->ns = arg; return true;
+	case 's': o->server = arg; return true;
+	case 't': o->token = arg; return true;
+	}
+	return false;
+}
+
 int cli_connect(struct client *c, const struct common_opts *o)
 {
 	char *err;

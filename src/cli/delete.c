@@ -46,13 +46,9 @@ int cmd_delete(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "filename", required_argument, NULL, 'f' },
 		{ "recursive", no_argument, NULL, 'R' },
-		{ "namespace", required_argument, NULL, 'n' },
 		{ "ignore-not-found", no_argument, NULL, 'i' },
 		{ "cascade", required_argument, NULL, 'c' },
-		{ "server", required_argument, NULL, 's' },
-		{ "token", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		COMMON_OPTIONS,
 	};
 	struct common_opts o = { 0 };
 	char **files = NULL;
@@ -69,7 +65,6 @@ int cmd_delete(int argc, char **argv)
 			files[nfiles++] = optarg;
 			break;
 		case 'R': recursive = true; break;
-		case 'n': o.ns = optarg; break;
 		case 'i': ignore = true; break;
 		case 'c':
 			if (!strcmp(optarg, "background") || !strcmp(optarg, "true"))
@@ -84,10 +79,13 @@ int cmd_delete(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 's': o.server = optarg; break;
-		case 't': o.token = optarg; break;
 		case 'h': usage(stdout); free(files); return 0;
-		default: usage(stderr); free(files); return 2;
+		default:
+			if (common_option(c, optarg, &o))
+				break;
+			usage(stderr);
+			free(files);
+			return 2;
 		}
 	}
 	struct client cl;

@@ -129,11 +129,7 @@ static void describe(const json_t *obj)
 int cmd_describe(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ "server", required_argument, NULL, 's' },
-		{ "token", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		COMMON_OPTIONS,
 	};
 	struct common_opts o = { 0 };
 	int c, rc = 0;
@@ -141,11 +137,12 @@ int cmd_describe(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'n': o.ns = optarg; break;
-		case 's': o.server = optarg; break;
-		case 't': o.token = optarg; break;
 		case 'h': printf("usage: tulle describe KIND NAME... [-n NS]\n"); return 0;
-		default: fprintf(stderr, "usage: tulle describe KIND NAME... [-n NS]\n"); return 2;
+		default:
+			if (common_option(c, optarg, &o))
+				break;
+			fprintf(stderr, "usage: tulle describe KIND NAME... [-n NS]\n");
+			return 2;
 		}
 	}
 	if (argc - optind < 1) {

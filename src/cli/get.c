@@ -234,17 +234,13 @@ static int resolve_kinds(const char *arg, const struct skind **out, size_t max, 
 int cmd_get(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
 		{ "all-namespaces", no_argument, NULL, 'A' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "selector", required_argument, NULL, 'l' },
 		{ "field-selector", required_argument, NULL, 'F' },
 		{ "watch", no_argument, NULL, 'w' },
 		{ "no-headers", no_argument, NULL, 'H' },
-		{ "server", required_argument, NULL, 's' },
-		{ "token", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		COMMON_OPTIONS,
 	};
 	struct get_opts o = { 0 };
 	int c, rc = 0;
@@ -252,17 +248,18 @@ int cmd_get(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:Ao:l:wh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'n': o.c.ns = optarg; break;
 		case 'A': o.c.all_ns = true; break;
 		case 'o': o.output = optarg; break;
 		case 'l': o.selector = optarg; break;
 		case 'F': o.field_selector = optarg; break;
 		case 'w': o.watch = true; break;
 		case 'H': o.no_headers = true; break;
-		case 's': o.c.server = optarg; break;
-		case 't': o.c.token = optarg; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			if (common_option(c, optarg, &o.c))
+				break;
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (o.output && strcmp(o.output, "wide") && strcmp(o.output, "yaml") && strcmp(o.output, "json") &&
