@@ -67,5 +67,8 @@ int cmd_describe(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_api_resources(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
 
 #endif

@@ -59,8 +59,21 @@ int client_init(struct client *c, const char *server, const char *token, char **
 			free(home);
 			return -1;
 		}
+		/* A server's state directory, or a local cluster's (its server under server/). */
 		char *urlfile = xasprintf("%s/server.url", dir);
 		c->url = first_line(urlfile);
+		if (!c->url) {
+			char *sub = xasprintf("%s/server", dir);
+			free(urlfile);
+			urlfile = xasprintf("%s/server.url", sub);
+			c->url = first_line(urlfile);
+			if (c->url) {
+				free(dir);
+				dir = sub;
+			} else {
+				free(sub);
+			}
+		}
 		if (!c->url) {
 			*err = xasprintf("the current cluster (%s) has no running server: %s is missing", dir, urlfile);
 		} else if (!token) {

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../agent/agent.h"
 #include "../server/server_main.h"
 #include "cli.h"
 
@@ -19,7 +20,12 @@ static const struct {
 	{ "delete", cmd_delete, "Delete objects by name or by file" },
 	{ "api-resources", cmd_api_resources, "List the kinds the API serves" },
 	{ "policy", cmd_policy, "Network policy: reachability matrix and trace" },
+	{ "cluster", cmd_cluster, "Create, delete, list or exec into local clusters" },
+	{ "run", cmd_run, "Run a pod" },
+	{ "exec", cmd_exec, "Run a command in a pod (local cluster)" },
 	{ "server", server_main, "Run the API server" },
+	{ "agent", agent_main, "Run a node agent (started by tulle cluster create)" },
+	{ "workload", workload_main, "Run a built-in workload (what pods' images map to)" },
 	{ "version", cmd_version, "Print the version" },
 	{ "help", cmd_help, "Show this help" },
 };

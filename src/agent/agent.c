@@ -1,0 +1,551 @@
+#define _GNU_SOURCE 1
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../cli/client.h"
+#include "../lib/util.h"
+
+struct pod {
+	char *ns, *name, *uid;
+	char netns[64];
+	char ip[64];
+	pid_t pid;
+	int restarts;
+	bool seen;
+	json_t *spec;
+};
+
+struct agent {
+	json_t *routes; /* pod CIDR -> node address, as installed */
+	struct client cl;
+	const char *node, *cluster, *pod_cidr, *node_ip, *state, *cni;
+	struct pod *pods;
+	size_t npods;
+	volatile sig_atomic_t stop;
+};
+
+static struct agent *g;
+
+void agent_pod_netns(const char *cluster, const char *uid, char out[64])
+{
+	snprintf(out, 64, "tl-%s-p%.8s", cluster, uid);
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	if (g)
+		g->stop = 1;
+}
+
+static int run(const char *const *argv, char **out)
+{
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	struct strbuf sb;
+	sb_init(&sb);
+	char buf[4096];
+	ssize_t r;
+	while ((r = read(pipefd[0], buf, sizeof(buf))) > 0)
+		sb_add(&sb, buf, (size_t)r);
+	close(pipefd[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	if (out)
+		*out = sb_detach(&sb);
+	sb_free(&sb);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static json_t *api(const char *method, const char *path, json_t *body, const char *ctype, int *code)
+{
+	char *err = NULL;
+	int c = 0;
+	json_t *r = client_json(&g->cl, method, path, body, ctype, &c, &err);
+	if (!r) {
+		fprintf(stderr, "agent %s: %s %s: %s\n", g->node, method, path, err ? err : "?");
+		free(err);
+	}
+	if (code)
+		*code = c;
+	return r;
+}
+
+static void now_ts(char out[32])
+{
+	rfc3339_now(out);
+}
+
+static void register_node(void)
+{
+	char ts[32];
+	int code;
+
+	now_ts(ts);
+	char *path = xasprintf("/api/v1/nodes/%s", g->node);
+	json_t *have = api("GET", path, NULL, NULL, &code);
+	if (code == 404) {
+		json_t *n = json_pack("{s:s,s:s,s:{s:s,s:{s:s,s:s}},s:{s:s}}", "apiVersion", "v1", "kind", "Node",
+				      "metadata", "name", g->node, "labels", "kubernetes.io/hostname", g->node,
+				      "tulle.io/cluster", g->cluster, "spec", "podCIDR", g->pod_cidr);
+		json_decref(api("POST", "/api/v1/nodes", n, NULL, &code));
+		json_decref(n);
+	}
+	json_decref(have);
+	json_t *st = json_pack("{s:s,s:s,s:{s:s},s:{s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:s,s:s,s:s,s:s}],s:{s:s,s:s,s:s}}}",
+			       "apiVersion", "v1", "kind", "Node", "metadata", "name", g->node, "status",
+			       "addresses", "type", "InternalIP", "address", g->node_ip, "type", "Hostname", "address", g->node,
+			       "conditions", "type", "Ready", "status", "True", "reason", "KubeletReady",
+			       "message", "tulle agent is posting ready status", "lastHeartbeatTime", ts,
+			       "nodeInfo", "kubeletVersion", "v1.32.0-tulle.0", "containerRuntimeVersion", "tulle://0.1",
+			       "operatingSystem", "linux");
+	/* The heartbeat goes through a merge patch of the status so it never races the spec. */
+	char *spath = xasprintf("/api/v1/nodes/%s/status", g->node);
+	json_t *cur = api("GET", path, NULL, NULL, &code);
+	if (cur && code == 200) {
+		json_object_set(cur, "status", json_object_get(st, "status"));
+		json_decref(api("PUT", spath, cur, NULL, &code));
+	}
+	json_decref(cur);
+	json_decref(st);
+	free(spath);
+	free(path);
+}
+
+/* Routes to the other nodes' pod CIDRs through their fabric addresses. */
+static void sync_routes(void)
+{
+	int code;
+	json_t *list = api("GET", "/api/v1/nodes", NULL, NULL, &code);
+	size_t i;
+	json_t *n;
+
+	json_array_foreach(json_object_get(list, "items"), i, n) {
+		const char *name = json_string_value(json_object_get(json_object_get(n, "metadata"), "name"));
+		const char *cidr = json_string_value(json_object_get(json_object_get(n, "spec"), "podCIDR"));
+		const char *ip = NULL;
+		size_t j;
+		json_t *a;
+		json_array_foreach(json_object_get(json_object_get(n, "status"), "addresses"), j, a)
+			if (!strcmp(json_string_value(json_object_get(a, "type")) ?: "", "InternalIP"))
+				ip = json_string_value(json_object_get(a, "address"));
+		if (!name || !cidr || !ip || !strcmp(name, g->node))
+			continue;
+		/* Only a new or moved route costs a process. */
+		if (!strcmp(json_string_value(json_object_get(g->routes, cidr)) ?: "", ip))
+			continue;
+		const char *argv[] = { "ip", "route", "replace", cidr, "via", ip, NULL };
+		if (run(argv, NULL) == 0)
+			json_object_set_new(g->routes, cidr, json_string(ip));
+	}
+	json_decref(list);
+}
+
+static char *cni_conf(void)
+{
+	return xasprintf("{\"cniVersion\":\"1.1.0\",\"name\":\"tulle\",\"type\":\"tulle-cni\",\"mtu\":1500,"
+			 "\"ipam\":{\"subnet\":\"%s\",\"dataDir\":\"%s/cni\"},\"dns\":{\"nameservers\":[\"10.96.0.10\"]}}",
+			 g->pod_cidr, g->state);
+}
+
+static int cni(const char *cmd, struct pod *p, char **out)
+{
+	int in[2], outp[2];
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0)
+		return -1;
+	char *nspath = xasprintf("/var/run/netns/%s", p->netns);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(outp[1], 1);
+		setenv("CNI_COMMAND", cmd, 1);
+		setenv("CNI_CONTAINERID", p->uid, 1);
+		setenv("CNI_NETNS", nspath, 1);
+		setenv("CNI_IFNAME", "eth0", 1);
+		setenv("CNI_PATH", "/opt/cni/bin", 1);
+		execl(g->cni, "tulle-cni", (char *)NULL);
+		_exit(127);
+	}
+	free(nspath);
+	close(in[0]);
+	close(outp[1]);
+	char *conf = cni_conf();
+	ssize_t w = write(in[1], conf, strlen(conf));
+	(void)w;
+	close(in[1]);
+	free(conf);
+	struct strbuf sb;
+	sb_init(&sb);
+	char buf[4096];
+	ssize_t r;
+	while ((r = read(outp[0], buf, sizeof(buf))) > 0)
+		sb_add(&sb, buf, (size_t)r);
+	close(outp[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	if (out)
+		*out = sb_detach(&sb);
+	sb_free(&sb);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* What a container image runs: a built-in workload, or the command as given. */
+static char **argv_for(const json_t *spec, const char *self)
+{
+	json_t *c = json_array_get(json_object_get(spec, "containers"), 0);
+	const char *image = json_string_value(json_object_get(c, "image")) ?: "";
+	json_t *cmd = json_object_get(c, "command"), *args = json_object_get(c, "args");
+	char **v = xcalloc(64, sizeof(char *));
+	size_t n = 0, i;
+	json_t *x;
+	int port = 80;
+
+	if (json_array_size(cmd)) {
+		json_array_foreach(cmd, i, x) if (n < 60) v[n++] = xstrdup(json_string_value(x));
+		json_array_foreach(args, i, x) if (n < 60) v[n++] = xstrdup(json_string_value(x));
+		return v;
+	}
+	json_t *ports = json_object_get(c, "ports");
+	if (json_array_size(ports))
+		port = (int)json_integer_value(json_object_get(json_array_get(ports, 0), "containerPort"));
+	v[n++] = xstrdup(self);
+	v[n++] = xstrdup("workload");
+	if (strstr(image, "curl") || strstr(image, "busybox") || strstr(image, "alpine"))
+		v[n++] = xstrdup("idle");
+	else if (strstr(image, "postgres"))
+		v[n++] = xstrdup("tcp"), port = json_array_size(ports) ? port : 5432;
+	else if (strstr(image, "http-echo"))
+		v[n++] = xstrdup("http"), port = json_array_size(ports) ? port : 5678;
+	else
+		v[n++] = xstrdup("http");
+	v[n++] = xstrdup("--port");
+	v[n++] = xasprintf("%d", port);
+	json_array_foreach(args, i, x) if (n < 60) v[n++] = xstrdup(json_string_value(x));
+	return v;
+}
+
+static pid_t start_process(struct pod *p, const char *self)
+{
+	char **argv = argv_for(p->spec, self);
+	char *nspath = xasprintf("/var/run/netns/%s", p->netns);
+	char *logp = xasprintf("%s/pods/%s.log", g->state, p->uid);
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(nspath, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+			_exit(126);
+		/* Its own UTS namespace: the pod's hostname is its name, as in Kubernetes. */
+		if (unshare(CLONE_NEWUTS) == 0)
+			sethostname(p->name, strlen(p->name));
+		setsid();
+		int lf = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (lf >= 0) {
+			dup2(lf, 1);
+			dup2(lf, 2);
+		}
+		int nul = open("/dev/null", O_RDONLY);
+		if (nul >= 0)
+			dup2(nul, 0);
+		size_t i;
+		json_t *e;
+		json_array_foreach(json_object_get(json_array_get(json_object_get(p->spec, "containers"), 0), "env"), i, e)
+			if (json_string_value(json_object_get(e, "name")))
+				setenv(json_string_value(json_object_get(e, "name")),
+				       json_string_value(json_object_get(e, "value")) ?: "", 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	for (size_t i = 0; argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+	free(nspath);
+	free(logp);
+	return pid;
+}
+
+static void report(struct pod *p, bool running)
+{
+	char ts[32];
+	int code;
+	now_ts(ts);
+	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", p->ns, p->name);
+	json_t *cur = api("GET", path, NULL, NULL, &code);
+	if (!cur || code != 200) {
+		json_decref(cur);
+		free(path);
+		return;
+	}
+	const char *cname = json_string_value(json_object_get(json_array_get(json_object_get(p->spec, "containers"), 0), "name"));
+	json_t *st = json_pack("{s:s,s:s,s:s,s:[{s:s}],s:s,s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:b,s:i,s:b,s:s}]}",
+			       "phase", running ? "Running" : "Pending", "hostIP", g->node_ip, "podIP", p->ip,
+			       "podIPs", "ip", p->ip, "startTime", ts, "conditions", "type", "Ready", "status",
+			       running ? "True" : "False", "type", "ContainersReady", "status", running ? "True" : "False",
+			       "containerStatuses", "name", cname ? cname : "main", "ready", running, "restartCount",
+			       p->restarts, "started", running, "image", "tulle/builtin");
+	json_object_set_new(cur, "status", st);
+	char *spath = xasprintf("%s/status", path);
+	json_decref(api("PUT", spath, cur, NULL, &code));
+	json_decref(cur);
+	free(spath);
+	free(path);
+}
+
+static void save_pod(const struct pod *p)
+{
+	char *path = xasprintf("%s/pods/%s", g->state, p->uid);
+	char *data = xasprintf("%s\n%s\n%s\n%s\n%d\n", p->ns, p->name, p->netns, p->ip, (int)p->pid);
+	write_file_atomic(path, data, strlen(data), 0600);
+	free(data);
+	free(path);
+}
+
+static void start_pod(struct pod *p, const char *self)
+{
+	char *out = NULL;
+	struct stat st;
+	char *nspath = xasprintf("/var/run/netns/%s", p->netns);
+	bool existed = stat(nspath, &st) == 0;
+
+	if (!existed) {
+		const char *add[] = { "ip", "netns", "add", p->netns, NULL };
+		if (run(add, NULL) != 0) {
+			free(nspath);
+			return;
+		}
+	}
+	if (!p->ip[0]) {
+		if (cni("ADD", p, &out) == 0) {
+			json_t *r = json_loads(out, 0, NULL);
+			const char *a = json_string_value(json_object_get(json_array_get(json_object_get(r, "ips"), 0), "address"));
+			if (a)
+				snprintf(p->ip, sizeof(p->ip), "%.*s", (int)strcspn(a, "/"), a);
+			json_decref(r);
+		} else {
+			fprintf(stderr, "agent %s: CNI ADD for %s/%s failed: %s\n", g->node, p->ns, p->name, out ? out : "");
+		}
+		free(out);
+	}
+	free(nspath);
+	if (!p->ip[0])
+		return;
+	p->pid = start_process(p, self);
+	save_pod(p);
+	report(p, true);
+}
+
+static void stop_pod(struct pod *p)
+{
+	if (p->pid > 0) {
+		kill(-p->pid, SIGKILL);
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+	}
+	cni("DEL", p, NULL);
+	const char *del[] = { "ip", "netns", "del", p->netns, NULL };
+	run(del, NULL);
+	char *path = xasprintf("%s/pods/%s", g->state, p->uid);
+	char *logp = xasprintf("%s.log", path);
+	unlink(path);
+	unlink(logp);
+	free(logp);
+	free(path);
+}
+
+static struct pod *find(const char *uid)
+{
+	for (size_t i = 0; i < g->npods; i++)
+		if (!strcmp(g->pods[i].uid, uid))
+			return &g->pods[i];
+	return NULL;
+}
+
+/* Pods this node ran before a restart: the process may still run, the address stays. */
+static void adopt(void)
+{
+	char *dir = xasprintf("%s/pods", g->state);
+	mkdir(dir, 0700);
+	free(dir);
+}
+
+static void reconcile(const char *self)
+{
+	int code;
+	char *path = xasprintf("/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", g->node);
+	json_t *list = api("GET", path, NULL, NULL, &code);
+	size_t i;
+	json_t *o;
+
+	free(path);
+	if (!list || code != 200) {
+		json_decref(list);
+		return;
+	}
+	for (size_t k = 0; k < g->npods; k++)
+		g->pods[k].seen = false;
+	json_array_foreach(json_object_get(list, "items"), i, o) {
+		json_t *md = json_object_get(o, "metadata");
+		const char *uid = json_string_value(json_object_get(md, "uid"));
+		if (!uid)
+			continue;
+		struct pod *p = find(uid);
+		if (!p) {
+			g->pods = xrealloc(g->pods, (g->npods + 1) * sizeof(*g->pods));
+			p = &g->pods[g->npods++];
+			memset(p, 0, sizeof(*p));
+			p->uid = xstrdup(uid);
+			p->ns = xstrdup(json_string_value(json_object_get(md, "namespace")));
+			p->name = xstrdup(json_string_value(json_object_get(md, "name")));
+			p->spec = json_incref(json_object_get(o, "spec"));
+			agent_pod_netns(g->cluster, uid, p->netns);
+			/* Restarted agent: keep the address and process it recorded. */
+			char *sp = xasprintf("%s/pods/%s", g->state, uid), *data;
+			size_t len;
+			if (read_file(sp, &data, &len) == 0) {
+				char *save = NULL;
+				strtok_r(data, "\n", &save);
+				strtok_r(NULL, "\n", &save);
+				strtok_r(NULL, "\n", &save);
+				char *ip = strtok_r(NULL, "\n", &save), *pid = strtok_r(NULL, "\n", &save);
+				if (ip)
+					snprintf(p->ip, sizeof(p->ip), "%s", ip);
+				if (pid && kill(atoi(pid), 0) == 0)
+					p->pid = atoi(pid);
+				free(data);
+			}
+			free(sp);
+			if (p->pid > 0)
+				report(p, true);
+			else
+				start_pod(p, self);
+		}
+		p->seen = true;
+	}
+	json_decref(list);
+	for (size_t k = 0; k < g->npods;) {
+		struct pod *p = &g->pods[k];
+		if (p->seen) {
+			k++;
+			continue;
+		}
+		stop_pod(p);
+		free(p->ns);
+		free(p->name);
+		free(p->uid);
+		json_decref(p->spec);
+		g->pods[k] = g->pods[--g->npods];
+	}
+}
+
+/* Restarts processes that exited (restartPolicy Always). */
+static void supervise(const char *self)
+{
+	int st;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		for (size_t k = 0; k < g->npods; k++)
+			if (g->pods[k].pid == pid) {
+				g->pods[k].pid = 0;
+				g->pods[k].restarts++;
+			}
+	for (size_t k = 0; k < g->npods; k++) {
+		struct pod *p = &g->pods[k];
+		if (p->ip[0] && (p->pid == 0 || kill(p->pid, 0) < 0)) {
+			p->pid = start_process(p, self);
+			save_pod(p);
+			report(p, true);
+		}
+	}
+}
+
+int agent_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "server", required_argument, NULL, 's' }, { "node", required_argument, NULL, 'n' },
+		{ "cluster", required_argument, NULL, 'c' }, { "pod-cidr", required_argument, NULL, 'p' },
+		{ "node-ip", required_argument, NULL, 'i' }, { "state", required_argument, NULL, 'd' },
+		{ "cni", required_argument, NULL, 'b' }, { "netns", required_argument, NULL, 'N' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent a = { 0 };
+	char *err, self[4096];
+	int c;
+
+	optind = 1;
+	const char *server = NULL;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': server = optarg; break;
+		case 'n': a.node = optarg; break;
+		case 'c': a.cluster = optarg; break;
+		case 'p': a.pod_cidr = optarg; break;
+		case 'i': a.node_ip = optarg; break;
+		case 'd': a.state = optarg; break;
+		case 'b': a.cni = optarg; break;
+		case 'N': {
+			/* Enter the node's network namespace but stay in the host's mount namespace
+			 * (unlike `ip netns exec`), so the pod namespaces it mounts are visible. */
+			int fd = open(optarg, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+				fprintf(stderr, "agent: cannot enter %s: %s\n", optarg, strerror(errno));
+				return 1;
+			}
+			close(fd);
+			break;
+		}
+		default: return 2;
+		}
+	}
+	if (!server || !a.node || !a.cluster || !a.pod_cidr || !a.node_ip || !a.state || !a.cni) {
+		fprintf(stderr, "usage: tulle agent --server URL --node NAME --cluster NAME --pod-cidr CIDR --node-ip IP --state DIR --cni PATH\n");
+		return 2;
+	}
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[sl > 0 ? sl : 0] = 0;
+	if (client_init(&a.cl, server, NULL, &err) < 0) {
+		fprintf(stderr, "agent: %s\n", err);
+		return 1;
+	}
+	g = &a;
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	mkdir(a.state, 0700);
+	adopt();
+	unsigned tick = 0;
+	a.routes = json_object();
+	while (!a.stop) {
+		if (tick % 10 == 0)
+			register_node();
+		sync_routes();
+		reconcile(self);
+		supervise(self);
+		tick++;
+		usleep(500000);
+	}
+	/* Pods keep running across an agent restart; the next agent adopts them. */
+	json_decref(a.routes);
+	client_free(&a.cl);
+	return 0;
+}

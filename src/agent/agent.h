@@ -1,0 +1,14 @@
+/* The node agent (kubelet-like part): runs in a node's network namespace, registers the
+ * Node, runs the pods scheduled to it (a network namespace each, wired by tulle-cni,
+ * with a supervised process), reports their status, and routes other nodes' pod
+ * CIDRs over the fabric. */
+#ifndef TULLE_AGENT_H
+#define TULLE_AGENT_H
+
+int agent_main(int argc, char **argv);
+int workload_main(int argc, char **argv);
+
+/* The network namespace name of a pod of a cluster (uid: the pod's metadata.uid). */
+void agent_pod_netns(const char *cluster, const char *uid, char out[64]);
+
+#endif

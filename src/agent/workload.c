@@ -1,0 +1,128 @@
+/* Built-in workloads that container images map to, run inside pod namespaces:
+ *   http  an HTTP server answering every request with its text (or, by default, the
+ *         pod's hostname and the client's address), as nginx/http-echo stand-ins;
+ *   tcp   a listener that accepts and echoes (postgres and other TCP services);
+ *   idle  sleeps, for `exec` (curlimages/curl). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../lib/http.h"
+#include "../lib/util.h"
+#include "agent.h"
+
+static int listen_on(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
+		fprintf(stderr, "workload: cannot listen on port %d: %s\n", port, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+static void serve_http(int c, const char *text)
+{
+	struct strbuf in;
+	char buf[8192], host[256] = "", peer[64] = "";
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+
+	gethostname(host, sizeof(host) - 1);
+	if (getpeername(c, (struct sockaddr *)&sa, &sl) == 0)
+		inet_ntop(AF_INET, &sa.sin_addr, peer, sizeof(peer));
+	sb_init(&in);
+	for (;;) {
+		struct http_msg req;
+		ssize_t n = http_parse_request(in.buf ? in.buf : "", in.len, 1 << 20, &req);
+		if (n == HTTP_NEED_MORE) {
+			ssize_t r = read(c, buf, sizeof(buf));
+			if (r <= 0)
+				break;
+			sb_add(&in, buf, (size_t)r);
+			continue;
+		}
+		if (n < 0)
+			break;
+		char *body = text ? xasprintf("%s\n", text)
+				  : xasprintf("pod=%s client=%s method=%s path=%s\n", host, peer, req.method, req.path);
+		char *resp = xasprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n%s",
+				       strlen(body), req.keep_alive ? "" : "Connection: close\r\n", body);
+		ssize_t w = write(c, resp, strlen(resp));
+		(void)w;
+		bool keep = req.keep_alive;
+		free(resp);
+		free(body);
+		http_msg_free(&req);
+		sb_consume(&in, (size_t)n);
+		if (!keep)
+			break;
+	}
+	sb_free(&in);
+	close(c);
+}
+
+static void serve_echo(int c)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(c, buf, sizeof(buf))) > 0)
+		if (write(c, buf, (size_t)n) != n)
+			break;
+	close(c);
+}
+
+int workload_main(int argc, char **argv)
+{
+	const char *kind = argc > 1 ? argv[1] : "";
+	const char *text = getenv("ECHO_TEXT");
+	int port = 80;
+
+	for (int i = 2; i < argc; i++) {
+		if (!strncmp(argv[i], "-listen=", 8) || !strncmp(argv[i], "--listen=", 9)) {
+			/* http-echo's form: -listen=:5678 */
+			const char *v = strrchr(argv[i], ':');
+			port = atoi(v ? v + 1 : strchr(argv[i], '=') + 1);
+		}
+		else if (!strncmp(argv[i], "-text=", 6) || !strncmp(argv[i], "--text=", 7))
+			text = strchr(argv[i], '=') + 1;
+		else if (!strcmp(argv[i], "--port") && i + 1 < argc)
+			port = atoi(argv[++i]);
+	}
+	signal(SIGCHLD, SIG_IGN); /* connection children reap themselves */
+	signal(SIGPIPE, SIG_IGN);
+	if (!strcmp(kind, "idle")) {
+		for (;;)
+			pause();
+	}
+	if (strcmp(kind, "http") && strcmp(kind, "tcp")) {
+		fprintf(stderr, "usage: tulle workload http|tcp|idle [--port N] [-text=TEXT]\n");
+		return 2;
+	}
+	int fd = listen_on(port);
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (!strcmp(kind, "http"))
+				serve_http(c, text);
+			else
+				serve_echo(c);
+			_exit(0);
+		}
+		close(c);
+	}
+}

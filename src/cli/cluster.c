@@ -1,0 +1,482 @@
+/* `tulle cluster create|delete|list|exec|kubeconfig`: a whole cluster on this host. A
+ * fabric namespace holds a bridge (the datacenter network); every node is a namespace
+ * on it with its own address and an agent; the API server runs on a unix socket in the
+ * cluster's state directory. Everything is named tl-CLUSTER-* so delete finds it all,
+ * even after a crash. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../api/validate.h"
+#include "../lib/cidr.h"
+#include "cli.h"
+
+#define FABRIC_PREFIX "172.31.0."
+
+static char *home(void)
+{
+	const char *h = getenv("TULLE_HOME"), *u = getenv("HOME");
+	return h && *h ? xstrdup(h) : xasprintf("%s/.tulle", u && *u ? u : "/root");
+}
+
+static char *cluster_dir(const char *name)
+{
+	char *h = home(), *d = xasprintf("%s/clusters/%s", h, name);
+	free(h);
+	return d;
+}
+
+static int run(const char *const *argv, bool quiet)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (quiet) {
+			int nul = open("/dev/null", O_WRONLY);
+			dup2(nul, 1);
+			dup2(nul, 2);
+		}
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+#define RUN(quiet, ...) run((const char *const[]){ __VA_ARGS__, NULL }, quiet)
+
+/* Starts a daemon (its own session, output to log), records its pid. */
+static pid_t spawn(const char *const *argv, const char *log, const char *pidfile)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		setsid();
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int nul = open("/dev/null", O_RDONLY);
+		dup2(nul, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	char buf[24];
+	snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+	write_file_atomic(pidfile, buf, strlen(buf), 0644);
+	return pid;
+}
+
+static void self_dir(char out[4096])
+{
+	ssize_t n = readlink("/proc/self/exe", out, 4095);
+	out[n > 0 ? n : 0] = 0;
+	char *slash = strrchr(out, '/');
+	if (slash)
+		*slash = 0;
+}
+
+static bool valid_name(const char *n)
+{
+	if (!*n || strlen(n) > 20)
+		return false;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+	return true;
+}
+
+static void kill_pidfile(const char *path)
+{
+	char *data;
+	size_t len;
+	if (read_file(path, &data, &len) == 0) {
+		pid_t pid = atoi(data);
+		if (pid > 1) {
+			kill(pid, SIGTERM);
+			for (int i = 0; i < 50 && kill(pid, 0) == 0; i++)
+				usleep(20000);
+			kill(pid, SIGKILL);
+		}
+		free(data);
+	}
+}
+
+/* Removes every trace of a cluster: processes, namespaces, state. */
+static int destroy(const char *name, bool quiet)
+{
+	char *dir = cluster_dir(name);
+	DIR *d;
+	struct dirent *de;
+
+	/* Agents first (so they do not restart pods), then pods' processes, then server. */
+	if ((d = opendir(dir))) {
+		while ((de = readdir(d)))
+			if (str_has_prefix(de->d_name, "agent-") && str_has_suffix(de->d_name, ".pid")) {
+				char *p = xasprintf("%s/%s", dir, de->d_name);
+				kill_pidfile(p);
+				free(p);
+			}
+		closedir(d);
+	}
+	char *nodes = xasprintf("%s/nodes", dir);
+	if ((d = opendir(nodes))) {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			char *pods = xasprintf("%s/%s/pods", nodes, de->d_name);
+			DIR *pd = opendir(pods);
+			struct dirent *pe;
+			while (pd && (pe = readdir(pd))) {
+				if (pe->d_name[0] == '.' || strchr(pe->d_name, '.'))
+					continue;
+				char *rec = xasprintf("%s/%s", pods, pe->d_name), *data;
+				size_t len;
+				if (read_file(rec, &data, &len) == 0) {
+					char *last = strrchr(data, '\n');
+					while (last && last > data && last[-1] != '\n')
+						last--;
+					char *pidline = data;
+					for (int i = 0; i < 4 && pidline; i++) {
+						pidline = strchr(pidline, '\n');
+						if (pidline)
+							pidline++;
+					}
+					pid_t pid = pidline ? atoi(pidline) : 0;
+					if (pid > 1) {
+						kill(-pid, SIGKILL);
+						kill(pid, SIGKILL);
+					}
+					free(data);
+				}
+				free(rec);
+			}
+			if (pd)
+				closedir(pd);
+			free(pods);
+		}
+		closedir(d);
+	}
+	free(nodes);
+	char *spid = xasprintf("%s/server/server.pid", dir);
+	kill_pidfile(spid);
+	free(spid);
+	/* Every namespace named after the cluster. */
+	char *prefix = xasprintf("tl-%s-", name);
+	if ((d = opendir("/var/run/netns"))) {
+		while ((de = readdir(d)))
+			if (str_has_prefix(de->d_name, prefix))
+				RUN(true, "ip", "netns", "del", de->d_name);
+		closedir(d);
+	}
+	free(prefix);
+	RUN(true, "rm", "-rf", dir);
+	char *h = home(), *cur = xasprintf("%s/current", h), *data;
+	size_t len;
+	if (read_file(cur, &data, &len) == 0) {
+		data[strcspn(data, "\n")] = 0;
+		if (!strcmp(data, dir))
+			unlink(cur);
+		free(data);
+	}
+	free(cur);
+	free(h);
+	if (!quiet)
+		printf("Deleted cluster \"%s\".\n", name);
+	free(dir);
+	return 0;
+}
+
+struct spec {
+	int nodes;
+	char *pod_subnet; /* "10.244.0.0/16" */
+};
+
+/* kind's Cluster config: nodes with roles, networking.podSubnet. */
+static int read_config(const char *file, struct spec *sp)
+{
+	char *text;
+	size_t len;
+	struct doc **docs;
+	size_t n;
+	struct ferrs errs;
+	const struct skind *k;
+	int rc = -1;
+
+	if (read_file(file, &text, &len) < 0) {
+		fprintf(stderr, "error: cannot read %s: %s\n", file, strerror(errno));
+		return -1;
+	}
+	ferrs_init(&errs);
+	if (doc_load_all(text, len, file, &docs, &n, &errs) < 0 || n != 1 ||
+	    api_validate(docs[0]->root, docs[0], UNKNOWN_STRICT, &k, &errs, NULL) < 0 || strcmp(k->kind, "Cluster")) {
+		struct strbuf sb;
+		sb_init(&sb);
+		if (errs.n)
+			api_format_errors(&sb, file, n ? docs[0]->root : NULL, &errs);
+		fprintf(stderr, "%serror: %s is not a kind Cluster config (kind.x-k8s.io/v1alpha4)\n", sb.buf ? sb.buf : "", file);
+		sb_free(&sb);
+	} else {
+		json_t *nodes = json_object_get(docs[0]->root, "nodes");
+		sp->nodes = json_array_size(nodes) ? (int)json_array_size(nodes) : 1;
+		const char *ps = json_string_value(json_object_get(json_object_get(docs[0]->root, "networking"), "podSubnet"));
+		if (ps)
+			sp->pod_subnet = xstrdup(ps);
+		rc = 0;
+	}
+	if (n)
+		docs_free(docs, n);
+	ferrs_free(&errs);
+	free(text);
+	return rc;
+}
+
+static char *node_name(const char *cluster, int i)
+{
+	if (i == 0)
+		return xasprintf("%s-control-plane", cluster);
+	return i == 1 ? xasprintf("%s-worker", cluster) : xasprintf("%s-worker%d", cluster, i);
+}
+
+static int create(const char *name, struct spec *sp)
+{
+	char bin[4096];
+	char *dir = cluster_dir(name);
+	struct stat st;
+	struct cidr pods;
+
+	if (stat(dir, &st) == 0) {
+		fprintf(stderr, "error: cluster \"%s\" already exists (%s); delete it first: tulle cluster delete --name %s\n", name, dir, name);
+		free(dir);
+		return 1;
+	}
+	if (cidr_parse(sp->pod_subnet ? sp->pod_subnet : "10.244.0.0/16", &pods, false) < 0 || pods.prefix > 16) {
+		fprintf(stderr, "error: podSubnet must be an IPv4 /16 or larger\n");
+		free(dir);
+		return 1;
+	}
+	self_dir(bin);
+	char *tulle = xasprintf("%s/tulle", bin), *cni = xasprintf("%s/tulle-cni", bin);
+	char *h = home();
+	char *clusters = xasprintf("%s/clusters", h);
+	mkdir(h, 0700);
+	mkdir(clusters, 0700);
+	mkdir(dir, 0700);
+	char *nodes_dir = xasprintf("%s/nodes", dir);
+	mkdir(nodes_dir, 0700);
+	printf("Creating cluster \"%s\" ...\n", name);
+	/* The API server. */
+	char *sstate = xasprintf("%s/server", dir), *slog = xasprintf("%s/server.log", dir);
+	char *spid = xasprintf("%s/server.pid.spawn", dir);
+	spawn((const char *const[]){ tulle, "server", "--state", sstate, NULL }, slog, spid);
+	char *sock = xasprintf("unix://%s/api.sock", sstate);
+	/* The fabric. */
+	char *fabric = xasprintf("tl-%s-fabric", name);
+	int rc = RUN(false, "ip", "netns", "add", fabric) | RUN(false, "ip", "-n", fabric, "link", "add", "br0", "type", "bridge") |
+		 RUN(false, "ip", "-n", fabric, "link", "set", "br0", "up");
+	for (int i = 0; i <= sp->nodes && rc == 0; i++) {
+		bool outside = i == sp->nodes;
+		char *ns = outside ? xasprintf("tl-%s-outside", name) : xasprintf("tl-%s-n%d", name, i);
+		char port[16], addr[32];
+		snprintf(port, sizeof(port), "p%d", i);
+		snprintf(addr, sizeof(addr), FABRIC_PREFIX "%d/24", outside ? 254 : 10 + i);
+		rc |= RUN(false, "ip", "netns", "add", ns);
+		rc |= RUN(false, "ip", "-n", fabric, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns);
+		rc |= RUN(false, "ip", "-n", fabric, "link", "set", port, "master", "br0", "up");
+		rc |= RUN(false, "ip", "-n", ns, "addr", "add", addr, "dev", "eth0");
+		rc |= RUN(false, "ip", "-n", ns, "link", "set", "eth0", "up");
+		rc |= RUN(false, "ip", "-n", ns, "link", "set", "lo", "up");
+		if (!outside) {
+			rc |= RUN(true, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+			char *node = node_name(name, i), *nstate = xasprintf("%s/%s", nodes_dir, node);
+			char *alog = xasprintf("%s/agent-%s.log", dir, node), *apid = xasprintf("%s/agent-%s.pid", dir, node);
+			char ip[32], cidr[32], pc[64];
+			struct ipaddr base;
+			snprintf(ip, sizeof(ip), FABRIC_PREFIX "%d", 10 + i);
+			cidr_nth(&pods, (uint64_t)i * 256, &base);
+			ip_format(&base, pc, sizeof(pc));
+			snprintf(cidr, sizeof(cidr), "%s/24", pc);
+			char *nspath = xasprintf("/var/run/netns/%s", ns);
+			spawn((const char *const[]){ tulle, "agent", "--netns", nspath, "--server", sock, "--node", node,
+						     "--cluster", name, "--pod-cidr", cidr, "--node-ip", ip, "--state", nstate,
+						     "--cni", cni, NULL }, alog, apid);
+			free(nspath);
+			free(node);
+			free(nstate);
+			free(alog);
+			free(apid);
+		}
+		free(ns);
+	}
+	if (rc) {
+		fprintf(stderr, "error: building the cluster's network failed; removing what was made\n");
+		destroy(name, true);
+		return 1;
+	}
+	/* Wait until every node is Ready. */
+	struct client cl;
+	struct common_opts o = { .server = sock };
+	int ready = 0;
+	for (int t = 0; t < 150 && ready < sp->nodes; t++) {
+		usleep(200000);
+		if (cli_connect(&cl, &o) < 0)
+			continue;
+		char *err;
+		int code;
+		json_t *list = client_json(&cl, "GET", "/api/v1/nodes", NULL, NULL, &code, &err);
+		if (!list)
+			free(err);
+		ready = 0;
+		size_t i;
+		json_t *n, *c;
+		json_array_foreach(json_object_get(list, "items"), i, n) {
+			size_t j;
+			json_array_foreach(json_object_get(json_object_get(n, "status"), "conditions"), j, c)
+				ready += !strcmp(json_string_value(json_object_get(c, "status")) ?: "", "True");
+		}
+		json_decref(list);
+		client_free(&cl);
+	}
+	if (ready < sp->nodes) {
+		fprintf(stderr, "error: only %d of %d nodes became Ready in 30s (logs in %s); removing the cluster\n", ready, sp->nodes, dir);
+		destroy(name, true);
+		return 1;
+	}
+	char *cur = xasprintf("%s/current", h);
+	write_file_atomic(cur, dir, strlen(dir), 0644);
+	printf(" ✓ %d nodes Ready (fabric " FABRIC_PREFIX "0/24, pods %s)\n", sp->nodes, sp->pod_subnet ? sp->pod_subnet : "10.244.0.0/16");
+	printf("Cluster \"%s\" is the current one. Try:\n  tulle get nodes -o wide\n  tulle run web --image=nginx\n  tulle cluster exec --outside -- curl http://POD_IP\n", name);
+	free(cur);
+	free(h);
+	free(clusters);
+	free(tulle);
+	free(cni);
+	free(sstate);
+	free(slog);
+	free(spid);
+	free(sock);
+	free(fabric);
+	free(nodes_dir);
+	free(dir);
+	return 0;
+}
+
+static int list(void)
+{
+	char *h = home(), *c = xasprintf("%s/clusters", h);
+	DIR *d = opendir(c);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			printf("%s\n", de->d_name);
+			n++;
+		}
+	if (d)
+		closedir(d);
+	if (!n)
+		fprintf(stderr, "No clusters found.\n");
+	free(c);
+	free(h);
+	return 0;
+}
+
+static int cexec(const char *name, const char *node, bool outside, char **cmd)
+{
+	char *ns;
+
+	if (outside) {
+		ns = xasprintf("tl-%s-outside", name);
+	} else {
+		int idx = -1;
+		for (int i = 0; i < 64; i++) {
+			char *nn = node_name(name, i);
+			if (!strcmp(nn, node))
+				idx = i;
+			free(nn);
+		}
+		if (idx < 0) {
+			fprintf(stderr, "error: no node %s in cluster %s\n", node, name);
+			return 1;
+		}
+		ns = xasprintf("tl-%s-n%d", name, idx);
+	}
+	size_t n = 0;
+	while (cmd[n])
+		n++;
+	const char **argv = xcalloc(n + 5, sizeof(char *));
+	argv[0] = "ip";
+	argv[1] = "netns";
+	argv[2] = "exec";
+	argv[3] = ns;
+	for (size_t i = 0; i < n; i++)
+		argv[4 + i] = cmd[i];
+	execvp("ip", (char *const *)argv);
+	fprintf(stderr, "error: cannot run ip netns exec: %s\n", strerror(errno));
+	return 127;
+}
+
+int cmd_cluster(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'N' }, { "nodes", required_argument, NULL, 'n' },
+		{ "config", required_argument, NULL, 'c' }, { "node", required_argument, NULL, 'o' },
+		{ "outside", no_argument, NULL, 'O' }, { NULL, 0, NULL, 0 },
+	};
+	const char *verb = argc > 1 ? argv[1] : "";
+	const char *name = "tulle", *config = NULL, *node = NULL;
+	struct spec sp = { 3, NULL };
+	bool outside = false;
+	int c;
+
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'N': name = optarg; break;
+		case 'n': sp.nodes = atoi(optarg); break;
+		case 'c': config = optarg; break;
+		case 'o': node = optarg; break;
+		case 'O': outside = true; break;
+		default: return 2;
+		}
+	}
+	if (!valid_name(name)) {
+		fprintf(stderr, "error: cluster name \"%s\": at most 20 lowercase letters, digits or '-'\n", name);
+		return 2;
+	}
+	if (getuid() != 0 && strcmp(verb, "list")) {
+		fprintf(stderr, "error: tulle cluster %s needs root (network namespaces)\n", verb);
+		return 1;
+	}
+	if (!strcmp(verb, "create")) {
+		if (config && read_config(config, &sp) < 0)
+			return 1;
+		if (sp.nodes < 1 || sp.nodes > 16) {
+			fprintf(stderr, "error: --nodes takes 1 to 16\n");
+			return 2;
+		}
+		int rc = create(name, &sp);
+		free(sp.pod_subnet);
+		return rc;
+	}
+	if (!strcmp(verb, "delete"))
+		return destroy(name, false);
+	if (!strcmp(verb, "list"))
+		return list();
+	if (!strcmp(verb, "exec")) {
+		if (optind >= argc || (!node && !outside)) {
+			fprintf(stderr, "usage: tulle cluster exec [--name N] --node NODE|--outside -- CMD...\n");
+			return 2;
+		}
+		return cexec(name, node, outside, argv + optind);
+	}
+	fprintf(stderr, "usage: tulle cluster create [--name N] [--nodes N | --config FILE] | delete [--name N] | list | exec ...\n");
+	return 2;
+}

@@ -1,0 +1,83 @@
+# A local 3-node cluster: nodes Ready, pods scheduled across them and wired by
+# tulle-cni, every pod reaches every pod (same node and across nodes) with no NAT (the
+# peer sees the pod's own address, which is its status.podIP), every node reaches every
+# pod, a killed pod process comes back with the same address, and `cluster delete`
+# leaves no namespace, process or file behind.
+. "$(dirname "$0")/../lib.sh"
+[ "$(id -u)" = 0 ] || { echo "SKIP cluster: needs root for network namespaces"; exit 0; }
+C=e$$
+trap '"$TULLE" cluster delete --name "$C" >/dev/null 2>&1; for n in $(ip netns list | awk "{print \$1}" | grep "^tl-$C-"); do ip netns del "$n"; done; cleanup' EXIT INT TERM
+t() { "$TULLE" "$@"; }
+
+check "cluster create brings up 3 Ready nodes" bash -c "timeout 90 '$TULLE' cluster create --name $C --nodes 3 >/dev/null"
+check "three nodes are Ready" test "$(t get nodes --no-headers | grep -c ' Ready ')" = 3
+check "cluster list shows it" bash -c "'$TULLE' cluster list | grep -qx $C"
+for i in 1 2 3 4 5 6; do t run "web$i" --image=nginx >/dev/null; done
+podip() { t get pod "$1" -o json | jget '["status"].get("podIP","")'; }
+for _ in $(seq 1 60); do
+  [ "$(t get pods --no-headers | grep -c ' Running ')" = 6 ] && break
+  sleep 0.5
+done
+check "six pods run" test "$(t get pods --no-headers | grep -c ' Running ')" = 6
+check "the scheduler spreads them over the three nodes" \
+  test "$(t get pods -o wide --no-headers | awk '{print $6}' | sort -u | wc -l)" = 3
+declare -A IP
+for i in 1 2 3 4 5 6; do IP[$i]=$(podip "web$i"); done
+bad=0
+for i in 1 2 3 4 5 6; do
+  self=$(t exec "web$i" -- ip -4 -o addr show dev eth0 | awk '{print $4}')
+  [ "$self" = "${IP[$i]}/32" ] || { echo "web$i sees $self, status.podIP ${IP[$i]}"; bad=$((bad + 1)); }
+  for j in 1 2 3 4 5 6; do
+    got=$(t exec "web$i" -- curl -s -m 3 "http://${IP[$j]}/")
+    [ "$got" = "pod=web$j client=${IP[$i]} method=GET path=/" ] || { echo "web$i -> web$j: '$got'"; bad=$((bad + 1)); }
+  done
+done
+check "every pod reaches every pod, itself included, seen from its own address (36 pairs)" test "$bad" = 0
+check "each pod's own address is its status.podIP" test "$bad" = 0
+bad=0
+for n in $C-control-plane $C-worker $C-worker2; do
+  for j in 1 2 3 4 5 6; do
+    got=$(t cluster exec --name "$C" --node "$n" -- curl -s -m 3 "http://${IP[$j]}/")
+    [[ "$got" == "pod=web$j client=172.31.0."* ]] || { echo "$n -> web$j: '$got'"; bad=$((bad + 1)); }
+  done
+done
+check "every node reaches every pod" test "$bad" = 0
+
+# A pod's process dies: the agent restarts it in the same namespace, same address.
+node=$(t get pod web2 -o json | jget '["spec"]["nodeName"]')
+uid=$(t get pod web2 -o json | jget '["metadata"]["uid"]')
+rec="$TULLE_HOME/clusters/$C/nodes/$node/pods/$uid"
+pid=$(sed -n 5p "$rec")
+kill -9 "$pid"
+for _ in $(seq 1 40); do
+  [ "$(sed -n 5p "$rec")" != "$pid" ] && [ "$(t get pod web2 -o json | jget '["status"]["containerStatuses"][0]["restartCount"]')" = 1 ] && break
+  sleep 0.25
+done
+check "a killed pod process is restarted (restartCount 1)" \
+  test "$(t get pod web2 -o json | jget '["status"]["containerStatuses"][0]["restartCount"]')" = 1
+check "... with the same address, still serving" \
+  test "$(t exec web1 -- curl -s -m 3 "http://${IP[2]}/")" = "pod=web2 client=${IP[1]} method=GET path=/"
+
+t delete pod web3 >/dev/null
+for _ in $(seq 1 40); do ip netns list | grep -q "^tl-$C-p${uid:0:8}" || break; sleep 0.25; done
+left=$(find "$TULLE_HOME/clusters/$C/nodes" -path '*/pods/*' -type f ! -name '*.log' | wc -l)
+check "deleting a pod removes its namespace and record" test "$left" = 5
+
+podpids=$(for f in $(find "$TULLE_HOME/clusters/$C/nodes" -path '*/pods/*' -type f ! -name '*.log'); do sed -n 5p "$f"; done)
+check "cluster delete succeeds" bash -c "'$TULLE' cluster delete --name $C | grep -q 'Deleted cluster'"
+check "no namespace of the cluster is left" test "$(ip netns list | grep -c "^tl-$C-")" = 0
+for _ in $(seq 1 20); do
+  ps -eo args | grep -q -- "[-]-cluster $C " || break
+  sleep 0.1
+done
+ps -eo pid,args | grep -- "[-]-cluster $C " || true
+check "no agent is left" bash -c "! ps -eo args | grep -q -- '[-]-cluster $C '"
+# A killed process whose parent (the agent) died first is a zombie until init reaps
+# it: it holds nothing, so only running processes count.
+alive=0
+for p in $podpids; do
+  st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
+  [ -n "$st" ] && [ "$st" != Z ] && { echo "pod process $p still runs ($st)"; alive=$((alive + 1)); }
+done
+check "no pod process is left" test "$alive" = 0
+check "no state is left" test ! -e "$TULLE_HOME/clusters/$C"
