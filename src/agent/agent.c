@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../cli/client.h"
+#include "../lib/cidr.h"
 #include "../lib/util.h"
 
 struct pod {
@@ -28,9 +29,12 @@ struct pod {
 };
 
 struct agent {
-	json_t *routes; /* pod CIDR -> node address, as installed */
+	json_t *routes; /* pod CIDR -> how it is reached, as installed */
 	struct client cl;
 	const char *node, *cluster, *pod_cidr, *node_ip, *state, *cni;
+	bool vxlan;     /* overlay (default) or native routing over the fabric */
+	int mtu;
+	char vtep[64], vtep_mac[32];
 	struct pod *pods;
 	size_t npods;
 	volatile sig_atomic_t stop;
@@ -133,7 +137,50 @@ static void register_node(void)
 	free(path);
 }
 
-/* Routes to the other nodes' pod CIDRs through their fabric addresses. */
+#define VXLAN_DEV "tulle-vx"
+
+/* The overlay device: VNI 1 over the fabric, no learning (the agents program the
+ * forwarding entries), addressed with the first address of the node's pod CIDR, as
+ * flannel does, so other nodes can route to it. */
+static int setup_vxlan(void)
+{
+	struct cidr c;
+	char *out = NULL;
+
+	if (cidr_parse(g->pod_cidr, &c, false) < 0)
+		return -1;
+	ip_format(&c.ip, g->vtep, sizeof(g->vtep));
+	char addr[80];
+	snprintf(addr, sizeof(addr), "%s/32", g->vtep);
+	const char *add[] = { "ip", "link", "add", VXLAN_DEV, "type", "vxlan", "id", "1", "dstport", "4789", "local",
+			      g->node_ip, "dev", "eth0", "nolearning", NULL };
+	run(add, NULL); /* exists already after an agent restart */
+	const char *up[] = { "ip", "link", "set", VXLAN_DEV, "mtu", "1450", "up", NULL };
+	const char *ad[] = { "ip", "addr", "replace", addr, "dev", VXLAN_DEV, NULL };
+	const char *show[] = { "ip", "-o", "link", "show", VXLAN_DEV, NULL };
+	if (run(up, NULL) || run(ad, NULL) || run(show, &out)) {
+		free(out);
+		return -1;
+	}
+	char *m = strstr(out, "link/ether ");
+	if (m)
+		snprintf(g->vtep_mac, sizeof(g->vtep_mac), "%.17s", m + 11);
+	free(out);
+	return m ? 0 : -1;
+}
+
+static void publish_vtep(void)
+{
+	int code;
+	char *path = xasprintf("/api/v1/nodes/%s", g->node);
+	json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "tulle.io/vtep-mac", g->vtep_mac);
+	json_decref(api("PATCH", path, patch, "application/merge-patch+json", &code));
+	json_decref(patch);
+	free(path);
+}
+
+/* Routes to the other nodes' pod CIDRs: over the overlay (neighbour + forwarding entry
+ * for their VTEP, then the route), or straight through their fabric addresses. */
 static void sync_routes(void)
 {
 	int code;
@@ -152,21 +199,43 @@ static void sync_routes(void)
 				ip = json_string_value(json_object_get(a, "address"));
 		if (!name || !cidr || !ip || !strcmp(name, g->node))
 			continue;
-		/* Only a new or moved route costs a process. */
-		if (!strcmp(json_string_value(json_object_get(g->routes, cidr)) ?: "", ip))
+		const char *mac = json_string_value(json_object_get(json_object_get(json_object_get(n, "metadata"),
+										       "annotations"), "tulle.io/vtep-mac"));
+		if (g->vxlan && !mac)
+			continue; /* that node has not published its VTEP yet */
+		char *how = g->vxlan ? xasprintf("%s|%s", ip, mac) : xstrdup(ip);
+		/* Only a new or moved route costs processes. */
+		if (!strcmp(json_string_value(json_object_get(g->routes, cidr)) ?: "", how)) {
+			free(how);
 			continue;
-		const char *argv[] = { "ip", "route", "replace", cidr, "via", ip, NULL };
-		if (run(argv, NULL) == 0)
-			json_object_set_new(g->routes, cidr, json_string(ip));
+		}
+		int rc;
+		if (g->vxlan) {
+			struct cidr c;
+			char vtep[64];
+			cidr_parse(cidr, &c, false);
+			ip_format(&c.ip, vtep, sizeof(vtep));
+			const char *neigh[] = { "ip", "neigh", "replace", vtep, "lladdr", mac, "dev", VXLAN_DEV, "nud", "permanent", NULL };
+			const char *fdb[] = { "bridge", "fdb", "replace", mac, "dev", VXLAN_DEV, "dst", ip, "self", "permanent", NULL };
+			const char *route[] = { "ip", "route", "replace", cidr, "via", vtep, "dev", VXLAN_DEV, "onlink", NULL };
+			rc = run(neigh, NULL) | run(fdb, NULL) | run(route, NULL);
+		} else {
+			const char *argv[] = { "ip", "route", "replace", cidr, "via", ip, NULL };
+			rc = run(argv, NULL);
+		}
+		if (rc == 0)
+			json_object_set_new(g->routes, cidr, json_string(how));
+		free(how);
 	}
 	json_decref(list);
 }
 
 static char *cni_conf(void)
 {
-	return xasprintf("{\"cniVersion\":\"1.1.0\",\"name\":\"tulle\",\"type\":\"tulle-cni\",\"mtu\":1500,"
+	/* Overlay pods leave room for the 50 bytes of VXLAN encapsulation. */
+	return xasprintf("{\"cniVersion\":\"1.1.0\",\"name\":\"tulle\",\"type\":\"tulle-cni\",\"mtu\":%d,"
 			 "\"ipam\":{\"subnet\":\"%s\",\"dataDir\":\"%s/cni\"},\"dns\":{\"nameservers\":[\"10.96.0.10\"]}}",
-			 g->pod_cidr, g->state);
+			 g->vxlan ? 1450 : 1500, g->pod_cidr, g->state);
 }
 
 static int cni(const char *cmd, struct pod *p, char **out)
@@ -487,9 +556,10 @@ int agent_main(int argc, char **argv)
 		{ "cluster", required_argument, NULL, 'c' }, { "pod-cidr", required_argument, NULL, 'p' },
 		{ "node-ip", required_argument, NULL, 'i' }, { "state", required_argument, NULL, 'd' },
 		{ "cni", required_argument, NULL, 'b' }, { "netns", required_argument, NULL, 'N' },
+		{ "routing", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct agent a = { 0 };
+	struct agent a = { .vxlan = true };
 	char *err, self[4096];
 	int c;
 
@@ -504,6 +574,13 @@ int agent_main(int argc, char **argv)
 		case 'i': a.node_ip = optarg; break;
 		case 'd': a.state = optarg; break;
 		case 'b': a.cni = optarg; break;
+		case 'r':
+			if (strcmp(optarg, "vxlan") && strcmp(optarg, "native")) {
+				fprintf(stderr, "agent: --routing takes vxlan or native\n");
+				return 2;
+			}
+			a.vxlan = !strcmp(optarg, "vxlan");
+			break;
 		case 'N': {
 			/* Enter the node's network namespace but stay in the host's mount namespace
 			 * (unlike `ip netns exec`), so the pod namespaces it mounts are visible. */
@@ -533,11 +610,18 @@ int agent_main(int argc, char **argv)
 	signal(SIGINT, on_term);
 	mkdir(a.state, 0700);
 	adopt();
+	if (a.vxlan && setup_vxlan() < 0) {
+		fprintf(stderr, "agent %s: cannot set up the VXLAN overlay\n", a.node);
+		return 1;
+	}
 	unsigned tick = 0;
 	a.routes = json_object();
 	while (!a.stop) {
-		if (tick % 10 == 0)
+		if (tick % 10 == 0) {
 			register_node();
+			if (a.vxlan)
+				publish_vtep();
+		}
 		sync_routes();
 		reconcile(self);
 		supervise(self);

@@ -196,6 +196,7 @@ static int destroy(const char *name, bool quiet)
 struct spec {
 	int nodes;
 	char *pod_subnet; /* "10.244.0.0/16" */
+	const char *routing; /* "vxlan" (default) or "native" */
 };
 
 /* kind's Cluster config: nodes with roles, networking.podSubnet. */
@@ -305,7 +306,7 @@ static int create(const char *name, struct spec *sp)
 			char *nspath = xasprintf("/var/run/netns/%s", ns);
 			spawn((const char *const[]){ tulle, "agent", "--netns", nspath, "--server", sock, "--node", node,
 						     "--cluster", name, "--pod-cidr", cidr, "--node-ip", ip, "--state", nstate,
-						     "--cni", cni, NULL }, alog, apid);
+						     "--cni", cni, "--routing", sp->routing, NULL }, alog, apid);
 			free(nspath);
 			free(node);
 			free(nstate);
@@ -350,7 +351,8 @@ static int create(const char *name, struct spec *sp)
 	}
 	char *cur = xasprintf("%s/current", h);
 	write_file_atomic(cur, dir, strlen(dir), 0644);
-	printf(" ✓ %d nodes Ready (fabric " FABRIC_PREFIX "0/24, pods %s)\n", sp->nodes, sp->pod_subnet ? sp->pod_subnet : "10.244.0.0/16");
+	printf(" ✓ %d nodes Ready (fabric " FABRIC_PREFIX "0/24, pods %s, %s routing)\n", sp->nodes,
+	       sp->pod_subnet ? sp->pod_subnet : "10.244.0.0/16", sp->routing);
 	printf("Cluster \"%s\" is the current one. Try:\n  tulle get nodes -o wide\n  tulle run web --image=nginx\n  tulle cluster exec --outside -- curl http://POD_IP\n", name);
 	free(cur);
 	free(h);
@@ -428,11 +430,12 @@ int cmd_cluster(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'N' }, { "nodes", required_argument, NULL, 'n' },
 		{ "config", required_argument, NULL, 'c' }, { "node", required_argument, NULL, 'o' },
-		{ "outside", no_argument, NULL, 'O' }, { NULL, 0, NULL, 0 },
+		{ "outside", no_argument, NULL, 'O' }, { "routing", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *verb = argc > 1 ? argv[1] : "";
 	const char *name = "tulle", *config = NULL, *node = NULL;
-	struct spec sp = { 3, NULL };
+	struct spec sp = { 3, NULL, "vxlan" };
 	bool outside = false;
 	int c;
 
@@ -444,6 +447,13 @@ int cmd_cluster(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'o': node = optarg; break;
 		case 'O': outside = true; break;
+		case 'r':
+			if (strcmp(optarg, "vxlan") && strcmp(optarg, "native")) {
+				fprintf(stderr, "error: --routing takes vxlan (default) or native\n");
+				return 2;
+			}
+			sp.routing = optarg;
+			break;
 		default: return 2;
 		}
 	}
