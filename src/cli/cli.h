@@ -70,5 +70,14 @@ int cmd_policy(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_expose(int argc, char **argv);
+int cmd_label(int argc, char **argv);
+int cmd_annotate(int argc, char **argv);
+int cmd_scale(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
+int cmd_patch(int argc, char **argv);
 
 #endif

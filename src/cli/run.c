@@ -5,27 +5,222 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../agent/agent.h"
 #include "cli.h"
+
+/* The current cluster's name: the last part of the state directory it points at. */
+static char *current_cluster(void)
+{
+	const char *h = getenv("TULLE_HOME"), *u = getenv("HOME");
+	char *home = h && *h ? xstrdup(h) : xasprintf("%s/.tulle", u && *u ? u : "/root");
+	char *cur = xasprintf("%s/current", home), *data;
+	size_t len;
+	char *name = NULL;
+
+	if (read_file(cur, &data, &len) == 0) {
+		data[strcspn(data, "\n")] = 0;
+		char *slash = strrchr(data, '/');
+		name = xstrdup(slash ? slash + 1 : data);
+		free(data);
+	}
+	free(cur);
+	free(home);
+	return name;
+}
+
+/* A pod by name, or the first running pod of deployment/NAME. Caller frees. */
+static json_t *find_pod(struct client *cl, const char *ns, const char *ref)
+{
+	char *err;
+	int code;
+
+	if (str_has_prefix(ref, "deployment/") || str_has_prefix(ref, "deploy/")) {
+		const char *name = strchr(ref, '/') + 1;
+		char *dp = xasprintf("/apis/apps/v1/namespaces/%s/deployments/%s", ns, name);
+		json_t *d = client_json(cl, "GET", dp, NULL, NULL, &code, &err);
+		free(dp);
+		if (!d || code != 200) {
+			if (d)
+				cli_print_status(d, code, NULL);
+			json_decref(d);
+			return NULL;
+		}
+		struct strbuf q;
+		const char *k;
+		json_t *v;
+		sb_init(&q);
+		json_object_foreach(json_object_get(json_object_get(json_object_get(d, "spec"), "selector"), "matchLabels"), k, v)
+			sb_printf(&q, "%s%s%%3D%s", q.len ? "%2C" : "", k, json_string_value(v));
+		char *lp = xasprintf("/api/v1/namespaces/%s/pods?labelSelector=%s", ns, q.buf ? q.buf : "");
+		json_t *list = client_json(cl, "GET", lp, NULL, NULL, &code, &err);
+		json_t *pick = NULL;
+		size_t i;
+		json_t *p;
+		json_array_foreach(json_object_get(list, "items"), i, p)
+			if (!pick && !strcmp(json_string_value(json_object_get(json_object_get(p, "status"), "phase")) ?: "", "Running"))
+				pick = json_incref(p);
+		if (!pick)
+			fprintf(stderr, "error: deployment %s has no running pod\n", name);
+		json_decref(list);
+		json_decref(d);
+		free(lp);
+		sb_free(&q);
+		return pick;
+	}
+	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", ns, ref);
+	json_t *pod = client_json(cl, "GET", path, NULL, NULL, &code, &err);
+	free(path);
+	if (!pod || code != 200) {
+		if (pod)
+			cli_print_status(pod, code, NULL);
+		else
+			fprintf(stderr, "error: %s\n", err);
+		json_decref(pod);
+		return NULL;
+	}
+	return pod;
+}
+
+/* Runs argv in the pod's network namespace; returns its exit status. */
+static int exec_in(const char *cluster, const json_t *pod, char **argv, bool replace)
+{
+	char ns[64];
+	size_t n = 0;
+
+	agent_pod_netns(cluster, json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")) ?: "", ns);
+	while (argv[n])
+		n++;
+	const char **av = xcalloc(n + 5, sizeof(char *));
+	av[0] = "ip";
+	av[1] = "netns";
+	av[2] = "exec";
+	av[3] = ns;
+	for (size_t i = 0; i < n; i++)
+		av[4 + i] = argv[i];
+	if (replace) {
+		execvp("ip", (char *const *)av);
+		fprintf(stderr, "error: cannot run ip netns exec: %s\n", strerror(errno));
+		return 127;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		execvp("ip", (char *const *)av);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	free(av);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	static const struct option opts[] = { COMMON_OPTIONS };
+	struct common_opts o = { 0 };
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:ith", opts, NULL)) != -1) {
+		if (c == 'i' || c == 't')
+			continue; /* a terminal is passed through as is */
+		if (c == 'h' || !common_option(c, optarg, &o)) {
+			fprintf(stderr, "usage: tulle exec [-n NS] POD -- CMD...\n");
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (optind + 1 >= argc) {
+		fprintf(stderr, "usage: tulle exec [-n NS] POD -- CMD...\n");
+		return 2;
+	}
+	const char *podname = argv[optind];
+	char *cluster = current_cluster();
+	if (!cluster) {
+		fprintf(stderr, "error: exec works on the local cluster; none is current (tulle cluster create)\n");
+		return 1;
+	}
+	struct client cl;
+	if (cli_connect(&cl, &o) < 0)
+		return 1;
+	json_t *pod = find_pod(&cl, o.ns ? o.ns : "default", podname);
+	client_free(&cl);
+	if (!pod)
+		return 1;
+	return exec_in(cluster, pod, argv + optind + 1, true);
+}
+
+int cmd_logs(int argc, char **argv)
+{
+	static const struct option opts[] = { { "tail", required_argument, NULL, 'T' }, { "follow", no_argument, NULL, 'f' },
+					      COMMON_OPTIONS };
+	struct common_opts o = { 0 };
+	int c, tail = -1;
+	bool follow = false;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:fh", opts, NULL)) != -1) {
+		if (c == 'T')
+			tail = atoi(optarg);
+		else if (c == 'f')
+			follow = true;
+		else if (!common_option(c, optarg, &o)) {
+			fprintf(stderr, "usage: tulle logs POD|deployment/NAME [-f] [--tail=N] [-n NS]\n");
+			return 2;
+		}
+	}
+	char *cluster = current_cluster();
+	if (optind >= argc || !cluster) {
+		fprintf(stderr, "usage: tulle logs POD|deployment/NAME [-f] [--tail=N] [-n NS] (local cluster)\n");
+		return 2;
+	}
+	struct client cl;
+	if (cli_connect(&cl, &o) < 0)
+		return 1;
+	json_t *pod = find_pod(&cl, o.ns ? o.ns : "default", argv[optind]);
+	client_free(&cl);
+	if (!pod)
+		return 1;
+	const char *h = getenv("TULLE_HOME"), *u = getenv("HOME");
+	char *home = h && *h ? xstrdup(h) : xasprintf("%s/.tulle", u && *u ? u : "/root");
+	char *log = xasprintf("%s/clusters/%s/nodes/%s/pods/%s.log", home, cluster,
+			      json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")) ?: "",
+			      json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")) ?: "");
+	char tailn[16];
+	snprintf(tailn, sizeof(tailn), "%d", tail < 0 ? 1000000 : tail);
+	const char *av[] = { "tail", "-n", tailn, follow ? "-F" : log, follow ? log : NULL, NULL };
+	execvp("tail", (char *const *)av);
+	fprintf(stderr, "error: cannot read %s\n", log);
+	return 1;
+}
 
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "image", required_argument, NULL, 'i' }, { "port", required_argument, NULL, 'p' },
 		{ "env", required_argument, NULL, 'e' }, { "labels", required_argument, NULL, 'l' },
+		{ "rm", no_argument, NULL, 'r' }, { "stdin", no_argument, NULL, 'i' + 256 }, { "tty", no_argument, NULL, 't' },
+		{ "restart", required_argument, NULL, 'R' },
 		COMMON_OPTIONS,
 	};
 	struct common_opts o = { 0 };
-	const char *image = NULL, *labels = NULL;
+	const char *image = NULL, *labels = NULL, *restart = NULL;
 	int port = 0, c;
+	bool rm = false;
 	json_t *env = json_array();
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "n:l:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:l:ith", opts, NULL)) != -1) {
 		switch (c) {
-		case 'i': image = optarg; break;
+		case 'r': rm = true; break;
+		case 't': case 'i' + 256: break; /* the terminal is the caller's own */
+		case 'R': restart = optarg; break;
+		case 'i':
+			if (!optarg) /* -i, interactive */
+				break;
+			image = optarg;
+			break;
 		case 'p': port = atoi(optarg); break;
 		case 'l': labels = optarg; break;
 		case 'e': {
@@ -67,7 +262,11 @@ int cmd_run(int argc, char **argv)
 	json_t *ctr = json_pack("{s:s,s:s,s:o}", "name", name, "image", image, "env", env);
 	if (port)
 		json_object_set_new(ctr, "ports", json_pack("[{s:i}]", "containerPort", port));
-	if (optind < argc) {
+	/* With --rm the command runs attached (as an exec in the pod) while the pod idles;
+	 * without it the command is the pod's own process. */
+	if (rm && optind < argc)
+		json_object_set_new(ctr, "command", json_pack("[s,s]", "sleep", "infinity"));
+	else if (optind < argc) {
 		json_t *cmd = json_array();
 		for (int i = optind; i < argc; i++)
 			json_array_append_new(cmd, json_string(argv[i]));
@@ -75,6 +274,8 @@ int cmd_run(int argc, char **argv)
 	}
 	json_t *pod = json_pack("{s:s,s:s,s:{s:s,s:s,s:o},s:{s:[o]}}", "apiVersion", "v1", "kind", "Pod", "metadata",
 				"name", name, "namespace", o.ns ? o.ns : "default", "labels", lab, "spec", "containers", ctr);
+	if (restart)
+		json_object_set_new(json_object_get(pod, "spec"), "restartPolicy", json_string(restart));
 	struct client cl;
 	if (cli_connect(&cl, &o) < 0) {
 		json_decref(pod);
@@ -88,9 +289,37 @@ int cmd_run(int argc, char **argv)
 		free(err);
 	} else if (code >= 400) {
 		cli_print_status(r, code, NULL);
-	} else {
+	} else if (!rm) {
 		printf("pod/%s created\n", name);
 		rc = 0;
+	} else {
+		/* Wait for it to run, run the command inside, then remove the pod. */
+		char *pp = xasprintf("%s/%s", path, name), *cluster = current_cluster();
+		json_t *cur = NULL;
+		for (int t = 0; t < 150; t++) {
+			json_decref(cur);
+			cur = client_json(&cl, "GET", pp, NULL, NULL, &code, &err);
+			if (!cur)
+				free(err);
+			if (cur && !strcmp(json_string_value(json_object_get(json_object_get(cur, "status"), "phase")) ?: "", "Running"))
+				break;
+			usleep(200000);
+		}
+		if (cur && cluster && optind < argc)
+			rc = exec_in(cluster, cur, argv + optind, false);
+		else if (!cur || !cluster)
+			fprintf(stderr, "error: pod %s did not start on the local cluster\n", name);
+		else
+			rc = 0;
+		json_decref(cur);
+		json_t *gone = client_json(&cl, "DELETE", pp, NULL, NULL, &code, &err);
+		if (gone)
+			printf("pod \"%s\" deleted\n", name);
+		else
+			free(err);
+		json_decref(gone);
+		free(pp);
+		free(cluster);
 	}
 	json_decref(r);
 	json_decref(pod);
@@ -99,77 +328,3 @@ int cmd_run(int argc, char **argv)
 	return rc;
 }
 
-/* The current cluster's name: the last part of the state directory it points at. */
-static char *current_cluster(void)
-{
-	const char *h = getenv("TULLE_HOME"), *u = getenv("HOME");
-	char *home = h && *h ? xstrdup(h) : xasprintf("%s/.tulle", u && *u ? u : "/root");
-	char *cur = xasprintf("%s/current", home), *data;
-	size_t len;
-	char *name = NULL;
-
-	if (read_file(cur, &data, &len) == 0) {
-		data[strcspn(data, "\n")] = 0;
-		char *slash = strrchr(data, '/');
-		name = xstrdup(slash ? slash + 1 : data);
-		free(data);
-	}
-	free(cur);
-	free(home);
-	return name;
-}
-
-int cmd_exec(int argc, char **argv)
-{
-	static const struct option opts[] = { COMMON_OPTIONS };
-	struct common_opts o = { 0 };
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "n:ith", opts, NULL)) != -1) {
-		if (c == 'i' || c == 't')
-			continue; /* a terminal is passed through as is */
-		if (c == 'h' || !common_option(c, optarg, &o)) {
-			fprintf(stderr, "usage: tulle exec [-n NS] POD -- CMD...\n");
-			return c == 'h' ? 0 : 2;
-		}
-	}
-	if (optind + 1 >= argc) {
-		fprintf(stderr, "usage: tulle exec [-n NS] POD -- CMD...\n");
-		return 2;
-	}
-	const char *podname = argv[optind];
-	char *cluster = current_cluster();
-	if (!cluster) {
-		fprintf(stderr, "error: exec works on the local cluster; none is current (tulle cluster create)\n");
-		return 1;
-	}
-	struct client cl;
-	if (cli_connect(&cl, &o) < 0)
-		return 1;
-	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", o.ns ? o.ns : "default", podname), *err;
-	int code;
-	json_t *pod = client_json(&cl, "GET", path, NULL, NULL, &code, &err);
-	free(path);
-	client_free(&cl);
-	if (!pod || code != 200) {
-		if (pod)
-			cli_print_status(pod, code, NULL);
-		else
-			fprintf(stderr, "error: %s\n", err);
-		return 1;
-	}
-	char ns[64];
-	agent_pod_netns(cluster, json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")) ?: "", ns);
-	size_t n = (size_t)(argc - optind - 1);
-	const char **av = xcalloc(n + 5, sizeof(char *));
-	av[0] = "ip";
-	av[1] = "netns";
-	av[2] = "exec";
-	av[3] = ns;
-	for (size_t i = 0; i < n; i++)
-		av[4 + i] = argv[optind + 1 + i];
-	execvp("ip", (char *const *)av);
-	fprintf(stderr, "error: cannot run ip netns exec: %s\n", strerror(errno));
-	return 127;
-}

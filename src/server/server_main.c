@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "controllers.h"
 #include "objects.h"
 #include "watch.h"
 #include "server_main.h"
@@ -40,6 +41,12 @@ static void on_tick(struct loop *l, void *ctx)
 	/* Keep a bounded event history; watches older than that get 410 and re-list. */
 	if (s->store->be->count_events(s->store, &n) == 0 && n > s->cfg.history)
 		store_compact(s->store, store_rev(s->store) - s->cfg.history);
+}
+
+static void on_controllers(struct loop *l, void *ctx)
+{
+	(void)l;
+	controllers_tick(ctx);
 }
 
 static char *random_token(void)
@@ -202,6 +209,7 @@ int server_main(int argc, char **argv)
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	loop_add(s->loop, sfd, EPOLLIN, on_signal, NULL);
 	loop_every(s->loop, 1000, on_tick, s);
+	loop_every(s->loop, 300, on_controllers, s);
 	fprintf(stderr, "tulle server: serving %s (revision %lld)\n", s->cfg.listen[0],
 		(long long)store_rev(s->store));
 	rc = loop_run(s->loop) < 0 ? 1 : 0;

@@ -1,0 +1,187 @@
+/* Controllers that run inside the server: the Deployment controller keeps each
+ * Deployment's pods (owned directly by it, labelled pod-template-hash) at spec.replicas
+ * with the current template, and keeps its status up to date. A changed template
+ * (an image, env, or `rollout restart`'s annotation) replaces the pods. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../api/validate.h"
+#include "controllers.h"
+#include "objects.h"
+
+static int collect(void *ctx, const char *ns, const char *name, int64_t rev, const char *data)
+{
+	json_t *arr = ctx;
+	json_t *o = json_loads(data, 0, NULL);
+
+	(void)ns; (void)name; (void)rev;
+	if (o)
+		json_array_append_new(arr, o);
+	return 0;
+}
+
+static void template_hash(const json_t *tmpl, char out[11])
+{
+	char *s = json_dumps(tmpl, JSON_SORT_KEYS | JSON_COMPACT);
+	uint64_t h = 1469598103934665603ull;
+	static const char alpha[] = "bcdfghjklmnpqrstvwxz2456789";
+
+	for (const char *p = s ? s : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	for (int i = 0; i < 10; i++) {
+		out[i] = alpha[h % (sizeof(alpha) - 1)];
+		h /= sizeof(alpha) - 1;
+	}
+	out[10] = 0;
+	free(s);
+}
+
+static bool owned_by(const json_t *pod, const char *uid)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(json_object_get(json_object_get(pod, "metadata"), "ownerReferences"), i, r)
+		if (!strcmp(json_string_value(json_object_get(r, "uid")) ?: "", uid))
+			return true;
+	return false;
+}
+
+static bool pod_ready(const json_t *pod)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Ready"))
+			return !strcmp(json_string_value(json_object_get(c, "status")) ?: "", "True");
+	return false;
+}
+
+static void create_pod(struct apiserver *s, const json_t *d, const char *hash)
+{
+	const json_t *md = json_object_get(d, "metadata");
+	const json_t *tmpl = json_object_get(json_object_get(d, "spec"), "template");
+	const char *name = json_string_value(json_object_get(md, "name"));
+	json_t *labels = json_deep_copy(json_object_get(json_object_get(tmpl, "metadata"), "labels"));
+	json_t *ann = json_deep_copy(json_object_get(json_object_get(tmpl, "metadata"), "annotations"));
+	char *gen = xasprintf("%s-%s-", name, hash);
+	const struct skind *k;
+	struct ferrs errs;
+	struct write_result r;
+
+	if (!labels)
+		labels = json_object();
+	json_object_set_new(labels, "pod-template-hash", json_string(hash));
+	/* Each pod gets its own copy of the template's spec: the scheduler writes into it. */
+	json_t *pod = json_pack("{s:s,s:s,s:{s:s,s:O,s:o,s:[{s:s,s:s,s:O,s:O,s:b,s:b}]},s:o}", "apiVersion", "v1",
+				"kind", "Pod", "metadata", "generateName", gen, "namespace", json_object_get(md, "namespace"),
+				"labels", labels, "ownerReferences", "apiVersion", "apps/v1", "kind", "Deployment", "name",
+				json_object_get(md, "name"), "uid", json_object_get(md, "uid"), "controller", 1,
+				"blockOwnerDeletion", 1, "spec", json_deep_copy(json_object_get(tmpl, "spec")));
+	if (ann)
+		json_object_set_new(json_object_get(pod, "metadata"), "annotations", ann);
+	ferrs_init(&errs);
+	if (api_validate(pod, NULL, UNKNOWN_IGNORE, &k, &errs, NULL) == 0) {
+		objects_write(s, k, pod, WRITE_CREATE, PART_MAIN, &r);
+		json_decref(r.body);
+	} else {
+		json_decref(pod);
+	}
+	ferrs_free(&errs);
+	free(gen);
+}
+
+static void delete_pod(struct apiserver *s, const json_t *pod)
+{
+	const struct skind *k = schema_kind_lookup(s->schema, "pods");
+	const json_t *md = json_object_get(pod, "metadata");
+	struct write_result r;
+
+	objects_delete(s, k, json_string_value(json_object_get(md, "namespace")),
+		       json_string_value(json_object_get(md, "name")), "Background", &r);
+	json_decref(r.body);
+}
+
+static void set_status(struct apiserver *s, const json_t *d, json_int_t replicas, json_int_t updated,
+		       json_int_t ready)
+{
+	const struct skind *k = schema_kind_lookup(s->schema, "deployments.apps");
+	json_t *copy = json_deep_copy(d);
+	json_int_t want = json_integer_value(json_object_get(json_object_get(d, "spec"), "replicas"));
+	struct write_result r;
+	json_t *old = json_object_get(json_object_get(d, "status"), "conditions");
+	const char *avail = ready >= want ? "True" : "False";
+	json_t *cond = json_pack("{s:s,s:s,s:s,s:s}", "type", "Available", "status", avail, "reason",
+				 ready >= want ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable", "message",
+				 ready >= want ? "Deployment has minimum availability." : "Deployment does not have minimum availability.");
+	/* Keep the transition time while the condition holds, so an unchanged status writes nothing. */
+	json_t *prev = json_array_get(old, 0);
+	char ts[32];
+	rfc3339_now(ts);
+	json_object_set_new(cond, "lastTransitionTime",
+			    json_string(prev && !strcmp(json_string_value(json_object_get(prev, "status")) ?: "", avail)
+						? json_string_value(json_object_get(prev, "lastTransitionTime")) : ts));
+	json_t *st = json_pack("{s:I,s:I,s:I,s:I,s:I,s:[o]}", "observedGeneration",
+			       json_integer_value(json_object_get(json_object_get(d, "metadata"), "generation")),
+			       "replicas", replicas, "updatedReplicas", updated, "readyReplicas", ready,
+			       "availableReplicas", ready, "conditions", cond);
+	if (want > ready)
+		json_object_set_new(st, "unavailableReplicas", json_integer(want - ready));
+	json_object_set_new(copy, "status", st);
+	objects_write(s, k, copy, WRITE_UPDATE, PART_STATUS, &r);
+	json_decref(r.body);
+}
+
+static void reconcile(struct apiserver *s, const json_t *d)
+{
+	const json_t *md = json_object_get(d, "metadata");
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *uid = json_string_value(json_object_get(md, "uid"));
+	json_int_t want = json_integer_value(json_object_get(json_object_get(d, "spec"), "replicas"));
+	char hash[11];
+	json_t *pods = json_array();
+	size_t i;
+	json_t *p;
+
+	template_hash(json_object_get(json_object_get(d, "spec"), "template"), hash);
+	store_list(s->store, "pods", ns, NULL, NULL, 0, collect, pods);
+	json_int_t current = 0, ready = 0;
+	json_array_foreach(pods, i, p) {
+		if (!owned_by(p, uid))
+			continue;
+		const char *h = json_string_value(json_object_get(json_object_get(json_object_get(p, "metadata"), "labels"),
+								  "pod-template-hash"));
+		if (!h || strcmp(h, hash)) {
+			delete_pod(s, p); /* an older template */
+			continue;
+		}
+		if (current >= want) {
+			delete_pod(s, p); /* scaled down */
+			continue;
+		}
+		current++;
+		ready += pod_ready(p);
+	}
+	for (; current < want; current++)
+		create_pod(s, d, hash);
+	set_status(s, d, current, current, ready);
+	json_decref(pods);
+}
+
+void controllers_tick(struct apiserver *s)
+{
+	json_t *deps = json_array();
+	size_t i;
+	json_t *d;
+
+	store_list(s->store, "apps/deployments", NULL, NULL, NULL, 0, collect, deps);
+	json_array_foreach(deps, i, d) {
+		if (txn_begin(s) < 0)
+			break;
+		reconcile(s, d);
+		txn_commit(s); /* on failure it has rolled back and given allocations back */
+	}
+	json_decref(deps);
+}

@@ -1,0 +1,69 @@
+# kubectl's verbs as the seed's labs use them, with `tulle` in kubectl's place, on a
+# local 2-node cluster: create namespace/deployment, expose, scale, label, annotate,
+# set env, rollout restart, patch, run --rm -it, exec deployment/NAME, logs.
+. "$(dirname "$0")/../lib.sh"
+[ "$(id -u)" = 0 ] || { echo "SKIP verbs: needs root for network namespaces"; exit 0; }
+C=v$$
+trap '"$TULLE" cluster delete --name "$C" >/dev/null 2>&1; for n in $(ip netns list | awk "{print \$1}" | grep "^tl-$C-"); do ip netns del "$n"; done; cleanup' EXIT INT TERM
+t() { "$TULLE" "$@"; }
+running() { t get pods -n "${2:-default}" --no-headers 2>/dev/null | grep -c " Running "; }
+wait_running() { for _ in $(seq 1 80); do [ "$(running "$1" "${2:-default}")" -ge "$1" ] && return 0; sleep 0.25; done; return 1; }
+
+check "cluster create" bash -c "timeout 90 '$TULLE' cluster create --name $C --nodes 2 >/dev/null"
+check "create namespace" bash -c "'$TULLE' create namespace secure-app | grep -qx 'namespace/secure-app created'"
+check "create deployment --replicas=3" bash -c "'$TULLE' create deployment web --image=nginx --replicas=3 | grep -qx 'deployment.apps/web created'"
+check "the deployment's three pods run" wait_running 3
+check "get deploy shows 3/3 READY" bash -c "for i in \$(seq 1 20); do '$TULLE' get deploy web --no-headers | grep -q '^web *3/3 *3 *3' && exit 0; sleep 0.25; done; exit 1"
+check "pods are named after the deployment and template hash" \
+  bash -c "'$TULLE' get pods --no-headers | awk '{print \$1}' | grep -Eq '^web-[a-z0-9]{10}-[a-z0-9]{5}$'"
+check "expose deployment --port=80" bash -c "'$TULLE' expose deployment web --port=80 | grep -qx 'service/web exposed'"
+check "the Service selects the deployment's pods" \
+  test "$(t get svc web -o json | jget '["spec"]["selector"]["app"]')" = web
+check "scale --replicas=4" bash -c "'$TULLE' scale deployment web --replicas=4 | grep -qx 'deployment.apps/web scaled'"
+check "a fourth pod runs" wait_running 4
+check "label" bash -c "'$TULLE' label deployment web app.kubernetes.io/part-of=lab1 | grep -qx 'deployment.apps/web labeled'"
+check "annotate" bash -c "'$TULLE' annotate deployment web owner=team-a | grep -qx 'deployment.apps/web annotated'"
+check "label without --overwrite refuses to change a value" bash -c "! '$TULLE' label deployment web app=other 2>/dev/null"
+out=$(t get deploy web -o json)
+check "labels and annotations are set" \
+  test "$(jget '["metadata"]["labels"]["app.kubernetes.io/part-of"]+"/"+d["metadata"]["annotations"]["owner"]' <<<"$out")" = lab1/team-a
+old=$(t get pods --no-headers | awk '{print $1}' | sort | tr '\n' ' ')
+check "set env replaces the pods with the new template" bash -c "'$TULLE' set env deployment/web GREETING=hello | grep -q 'env updated'"
+for _ in $(seq 1 80); do
+  new=$(t get pods --no-headers | grep ' Running ' | awk '{print $1}' | sort | tr '\n' ' ')
+  [ "$(wc -w <<<"$new")" = 4 ] && [ -z "$(comm -12 <(tr ' ' '\n' <<<"$old" | sort) <(tr ' ' '\n' <<<"$new" | sort) | grep .)" ] && break
+  sleep 0.25
+done
+check "... four new pods run" test "$(wc -w <<<"$new")" = 4
+pod=$(t get pods -o json | jget '["items"][0]')
+uid=$(python3 -c "import ast,sys; print(ast.literal_eval(sys.argv[1])['metadata']['uid'])" "$pod")
+node=$(python3 -c "import ast,sys; print(ast.literal_eval(sys.argv[1])['spec']['nodeName'])" "$pod")
+pid=$(sed -n 5p "$TULLE_HOME/clusters/$C/nodes/$node/pods/$uid" 2>/dev/null)
+check "... whose process carries the variable" bash -c "tr '\0' '\n' </proc/$pid/environ | grep -qx GREETING=hello"
+old=$new
+check "rollout restart" bash -c "'$TULLE' rollout restart deployment web | grep -qx 'deployment.apps/web restarted'"
+for _ in $(seq 1 80); do
+  new=$(t get pods --no-headers | grep ' Running ' | awk '{print $1}' | sort | tr '\n' ' ')
+  [ "$(wc -w <<<"$new")" = 4 ] && [ -z "$(comm -12 <(tr ' ' '\n' <<<"$old" | sort) <(tr ' ' '\n' <<<"$new" | sort) | grep .)" ] && break
+  sleep 0.25
+done
+check "... replaces every pod" test "$(wc -w <<<"$new")" = 4
+check "patch (merge) sets replicas" bash -c "'$TULLE' patch deployment web -p '{\"spec\":{\"replicas\":2}}' | grep -qx 'deployment.apps/web patched'"
+for _ in $(seq 1 40); do [ "$(t get pods --no-headers | wc -l)" = 2 ] && break; sleep 0.25; done
+check "... and the controller scales down" test "$(t get pods --no-headers | wc -l)" = 2
+ip=$(t get pods -o json | jget '["items"][0]["status"]["podIP"]')
+name=$(t get pods -o json | jget '["items"][0]["metadata"]["name"]')
+out=$(t run debug --image=curlimages/curl --rm -it -- curl -s -m 3 "http://$ip/"); rc=$?
+check "run --rm -it runs the command in a pod and prints its output" grep -q "pod=$name client=" <<<"$out"
+check "... returns the command's exit code" test "$rc" = 0
+check "... and removes the pod" bash -c "! '$TULLE' get pod debug >/dev/null 2>&1"
+t run debug2 --image=curlimages/curl --rm -it -- sh -c 'exit 3' >/dev/null; rc=$?
+check "run --rm -it passes a failing exit code through" test "$rc" = 3
+check "exec deployment/NAME runs in one of its pods" bash -c "'$TULLE' exec deployment/web -- ip -4 -o addr show eth0 | grep -q 'inet 10.244.'"
+t run hello --image=busybox -- sh -c 'echo hello from the pod; sleep 3600' >/dev/null
+for _ in $(seq 1 40); do t logs hello 2>/dev/null | grep -q 'hello from the pod' && break; sleep 0.25; done
+check "logs prints a pod's output" bash -c "'$TULLE' logs hello | grep -qx 'hello from the pod'"
+check "a deployment in another namespace" bash -c "'$TULLE' create deployment api -n secure-app --image=nginx --replicas=1 >/dev/null"
+check "... runs there" wait_running 1 secure-app
+check "deleting the deployment deletes its pods" bash -c "'$TULLE' delete deployment web >/dev/null && for i in \$(seq 1 40); do [ \"\$('$TULLE' get pods -l app=web --no-headers 2>/dev/null | wc -l)\" = 0 ] && exit 0; sleep 0.25; done; exit 1"
+check "cluster delete leaves nothing" bash -c "'$TULLE' cluster delete --name $C >/dev/null && ! ip netns list | grep -q '^tl-$C-'"
