@@ -1,28 +1,54 @@
 #!/usr/bin/env bash
-# The README's first command: starts an API server on a temporary state directory,
-# applies every manifest of the seed, shows what the API made of them (allocated
-# ClusterIPs and NodePorts, defaults), shows a bad manifest being refused, and stops.
-# The local multi-node cluster joins this demo when `tulle cluster` lands.
+# The README's first command. Part 1: a local 3-node cluster (network namespaces on
+# this host), lab 1's `web` deployment with 3 replicas, and a client pod curling every
+# replica across nodes. Part 2: every manifest of the seed through the API, with the
+# defaults and allocations it fills in, and a bad manifest refused. Everything is
+# removed at the end unless DEMO_KEEP=1 (then: tulle cluster delete --name demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TULLE=${TULLE:-build/bin/tulle}
 SEED=${TULLE_SEED:-../shared/seed/manifests}
 STATE=$(mktemp -d /tmp/tulle-demo.XXXXXX)
 SERVER_PID=
+CLUSTER=${DEMO_CLUSTER:-demo}
+export TULLE_HOME=${TULLE_HOME:-$STATE/home}
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  rm -rf "$STATE" "$STATE.log"
+  [ "${DEMO_KEEP:-0}" = 1 ] || "$TULLE" cluster delete --name "$CLUSTER" >/dev/null 2>&1
+  [ "${DEMO_KEEP:-0}" = 1 ] || rm -rf "$STATE" "$STATE.log"
 }
 trap cleanup EXIT INT TERM
 
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 run() { say "$*"; "$@"; }
 
-"$TULLE" server --state "$STATE" 2>"$STATE.log" &
+if [ "$(id -u)" = 0 ]; then
+  echo "== Part 1: a local cluster"
+  run "$TULLE" cluster create --name "$CLUSTER" --nodes 3
+  run "$TULLE" get nodes -o wide
+  run "$TULLE" create deployment web --image=nginx --replicas=3
+  for _ in $(seq 1 60); do
+    [ "$("$TULLE" get pods --no-headers | grep -c ' Running ')" = 3 ] && break
+    sleep 0.25
+  done
+  run "$TULLE" get pods -o wide
+  run "$TULLE" expose deployment web --port=80
+  for ip in $("$TULLE" get pods -o json | python3 -c 'import json,sys; print(" ".join(p["status"]["podIP"] for p in json.load(sys.stdin)["items"]))'); do
+    run "$TULLE" run "client-${ip//./-}" --image=curlimages/curl --rm -it -- curl -s "http://$ip/"
+  done
+  echo "(each answer names the replica that served it and the client's own pod address: no NAT, across nodes)"
+else
+  echo "== Part 1 (the local cluster) needs root for network namespaces; skipped"
+fi
+
+echo
+echo "== Part 2: the seed's manifests through the API"
+
+"$TULLE" server --state "$STATE/api" 2>"$STATE.log" &
 SERVER_PID=$!
-for _ in $(seq 1 100); do [ -S "$STATE/api.sock" ] && break; sleep 0.05; done
-export TULLE_SERVER="unix://$STATE/api.sock"
-echo "tulle API server running on $TULLE_SERVER (state in $STATE)"
+for _ in $(seq 1 100); do [ -S "$STATE/api/api.sock" ] && break; sleep 0.05; done
+export TULLE_SERVER="unix://$STATE/api/api.sock"
+echo "a separate API server on $TULLE_SERVER (state in $STATE/api)"
 
 cat >"$STATE/namespaces.yaml" <<'YAML'
 apiVersion: v1
@@ -60,4 +86,9 @@ YAML
 say "$TULLE apply -f bad.yaml   # a NodePort outside 30000-32767"
 "$TULLE" apply -f "$STATE/bad.yaml" || echo "(refused as expected; nothing was written)"
 echo
-echo "Done. Run 'make test' for the test suite."
+if [ "${DEMO_KEEP:-0}" = 1 ]; then
+  echo "Done. The cluster \"$CLUSTER\" keeps running (TULLE_HOME=$TULLE_HOME); remove it with:"
+  echo "  TULLE_HOME=$TULLE_HOME $TULLE cluster delete --name $CLUSTER"
+else
+  echo "Done (cluster removed; DEMO_KEEP=1 keeps it). Run 'make test' for the test suite."
+fi

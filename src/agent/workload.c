@@ -83,6 +83,29 @@ static void serve_echo(int c)
 	close(c);
 }
 
+/* UDP beside TCP on the same port: each datagram is answered with who answered and
+ * whom it saw, so a probe can tell both ends' addresses. */
+static void serve_udp(int port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	char buf[2048], host[256] = "", peer[64], out[512];
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return;
+	gethostname(host, sizeof(host) - 1);
+	for (;;) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			continue;
+		inet_ntop(AF_INET, &from.sin_addr, peer, sizeof(peer));
+		int len = snprintf(out, sizeof(out), "udp pod=%s client=%s\n", host, peer);
+		sendto(fd, out, (size_t)len, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
 int workload_main(int argc, char **argv)
 {
 	const char *kind = argc > 1 ? argv[1] : "";
@@ -111,6 +134,11 @@ int workload_main(int argc, char **argv)
 		return 2;
 	}
 	int fd = listen_on(port);
+	if (fork() == 0) {
+		close(fd);
+		serve_udp(port);
+		_exit(0);
+	}
 	for (;;) {
 		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0)

@@ -304,9 +304,19 @@ static int create(const char *name, struct spec *sp)
 			ip_format(&base, pc, sizeof(pc));
 			snprintf(cidr, sizeof(cidr), "%s/24", pc);
 			char *nspath = xasprintf("/var/run/netns/%s", ns);
-			spawn((const char *const[]){ tulle, "agent", "--netns", nspath, "--server", sock, "--node", node,
-						     "--cluster", name, "--pod-cidr", cidr, "--node-ip", ip, "--state", nstate,
-						     "--cni", cni, "--routing", sp->routing, NULL }, alog, apid);
+			const char *const av[] = { tulle, "agent", "--netns", nspath, "--server", sock, "--node", node,
+						   "--cluster", name, "--pod-cidr", cidr, "--node-ip", ip, "--state", nstate,
+						   "--cni", cni, "--routing", sp->routing, NULL };
+			spawn(av, alog, apid);
+			/* Kept so the agent can be restarted with the same arguments. */
+			struct strbuf cmd;
+			sb_init(&cmd);
+			for (size_t a = 0; av[a]; a++)
+				sb_add(&cmd, av[a], strlen(av[a]) + 1);
+			char *cmdp = xasprintf("%s/agent-%s.cmd", dir, node);
+			write_file_atomic(cmdp, cmd.buf, cmd.len, 0600);
+			free(cmdp);
+			sb_free(&cmd);
 			free(nspath);
 			free(node);
 			free(nstate);
@@ -425,6 +435,44 @@ static int cexec(const char *name, const char *node, bool outside, char **cmd)
 	return 127;
 }
 
+/* Kills a node's agent (as a crash would) and starts it again with the same
+ * arguments; the new agent adopts the pods the old one ran. */
+static int restart_agent(const char *name, const char *node)
+{
+	char *dir = cluster_dir(name);
+	char *cmdp = xasprintf("%s/agent-%s.cmd", dir, node), *pidp = xasprintf("%s/agent-%s.pid", dir, node);
+	char *logp = xasprintf("%s/agent-%s.log", dir, node), *data;
+	size_t len;
+	int rc = 1;
+
+	if (read_file(cmdp, &data, &len) < 0) {
+		fprintf(stderr, "error: no agent %s in cluster %s\n", node, name);
+	} else {
+		char *pid;
+		size_t plen;
+		if (read_file(pidp, &pid, &plen) == 0) {
+			kill(atoi(pid), SIGKILL);
+			for (int i = 0; i < 100 && kill(atoi(pid), 0) == 0; i++)
+				usleep(10000);
+			free(pid);
+		}
+		const char *av[32];
+		size_t n = 0;
+		for (size_t off = 0; off < len && n < 31; off += strlen(data + off) + 1)
+			av[n++] = data + off;
+		av[n] = NULL;
+		spawn(av, logp, pidp);
+		printf("agent %s restarted\n", node);
+		free(data);
+		rc = 0;
+	}
+	free(cmdp);
+	free(pidp);
+	free(logp);
+	free(dir);
+	return rc;
+}
+
 int cmd_cluster(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -480,6 +528,13 @@ int cmd_cluster(int argc, char **argv)
 		return destroy(name, false);
 	if (!strcmp(verb, "list"))
 		return list();
+	if (!strcmp(verb, "restart-agent")) {
+		if (!node) {
+			fprintf(stderr, "usage: tulle cluster restart-agent [--name N] --node NODE\n");
+			return 2;
+		}
+		return restart_agent(name, node);
+	}
 	if (!strcmp(verb, "exec")) {
 		if (optind >= argc || (!node && !outside)) {
 			fprintf(stderr, "usage: tulle cluster exec [--name N] --node NODE|--outside -- CMD...\n");

@@ -35,6 +35,14 @@ for i in 1 2 3 4 5 6; do
   done
 done
 check "every pod reaches every pod, itself included, seen from its own address (36 pairs)" test "$bad" = 0
+bad=0
+for i in 1 2 3 4 5 6; do
+  for j in 1 2 3 4 5 6; do
+    got=$(t exec "web$i" -- bash -c "exec 3<>/dev/udp/${IP[$j]}/80; printf probe >&3; timeout 2 head -n1 <&3")
+    [ "$got" = "udp pod=web$j client=${IP[$i]}" ] || { echo "udp web$i -> web$j: '$got'"; bad=$((bad + 1)); }
+  done
+done
+check "every pod reaches every pod over UDP too, seen from its own address (36 pairs)" test "$bad" = 0
 check "overlay pods leave room for VXLAN (MTU 1450)" bash -c "'$TULLE' exec web1 -- ip link show eth0 | grep -q 'mtu 1450'"
 check "each pod's own address is its status.podIP" test "$bad" = 0
 bad=0
@@ -61,10 +69,22 @@ check "a killed pod process is restarted (restartCount 1)" \
 check "... with the same address, still serving" \
   test "$(t exec web1 -- curl -s -m 3 "http://${IP[2]}/")" = "pod=web2 client=${IP[1]} method=GET path=/"
 
+# The agent dies and comes back: its pods keep running, with the same addresses.
+n0=$(t get pod web1 -o json | jget '["spec"]["nodeName"]')
+before=$(t get pods -o wide --no-headers | awk -v n="$n0" '$6 == n {print $1, $5}' | sort)
+check "an agent is killed and restarted" bash -c "'$TULLE' cluster restart-agent --name $C --node $n0 | grep -q restarted"
+sleep 2
+after=$(t get pods -o wide --no-headers | awk -v n="$n0" '$6 == n {print $1, $5}' | sort)
+check "... its pods keep their addresses" test "$before" = "$after"
+check "... and keep serving" test "$(t exec web2 -- curl -s -m 3 "http://${IP[1]}/")" = "pod=web1 client=${IP[2]} method=GET path=/"
+t run late --image=nginx >/dev/null
+for _ in $(seq 1 60); do [ "$(t get pod late --no-headers | grep -c Running)" = 1 ] && break; sleep 0.25; done
+check "... and the cluster still runs new pods" test "$(t get pod late --no-headers | grep -c Running)" = 1
+
 t delete pod web3 >/dev/null
 for _ in $(seq 1 40); do ip netns list | grep -q "^tl-$C-p${uid:0:8}" || break; sleep 0.25; done
 left=$(find "$TULLE_HOME/clusters/$C/nodes" -path '*/pods/*' -type f ! -name '*.log' | wc -l)
-check "deleting a pod removes its namespace and record" test "$left" = 5
+check "deleting a pod removes its namespace and record" test "$left" = 6
 
 podpids=$(for f in $(find "$TULLE_HOME/clusters/$C/nodes" -path '*/pods/*' -type f ! -name '*.log'); do sed -n 5p "$f"; done)
 check "cluster delete succeeds" bash -c "'$TULLE' cluster delete --name $C | grep -q 'Deleted cluster'"

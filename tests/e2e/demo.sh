@@ -2,9 +2,13 @@
 # it must bring up a server, apply the seed, show the results and clean up after itself.
 . "$(dirname "$0")/../lib.sh"
 before=$(ls -d /tmp/tulle-demo.* 2>/dev/null | wc -l)
-out=$(TULLE="$TULLE" bash "$(dirname "$0")/../../scripts/demo.sh" 2>&1); rc=$?
+out=$(TULLE="$TULLE" DEMO_CLUSTER=d$$ bash "$(dirname "$0")/../../scripts/demo.sh" 2>&1); rc=$?
 check "the demo exits 0" test "$rc" = 0
 check "the demo applies the seed" grep -q "ciliumnetworkpolicy.cilium.io/api-l7-policy created" <<<"$out"
 check "the demo shows allocated NodePorts" grep -q "web-service *NodePort .*80:30080/TCP" <<<"$out"
 check "the demo shows a bad manifest refused with its position" grep -q "bad.yaml:9:15: Service \"broken\" is invalid" <<<"$out"
+check "the demo brings up a 3-node cluster" grep -q "3 nodes Ready" <<<"$out"
+check "the demo's client reaches all three web replicas across nodes" \
+  test "$(grep -c '^pod=web-.* client=10\.244\.' <<<"$out")" = 3
+check "the demo removes its cluster" bash -c "! ip netns list | grep -q '^tl-d$$-'"
 check "the demo leaves nothing behind in /tmp" test "$(ls -d /tmp/tulle-demo.* 2>/dev/null | wc -l)" = "$before"
