@@ -35,3 +35,7 @@ echo "tulle server peak RSS: $((rss / 1024)) MiB"
 echo
 echo "== policy engine: 10,000 policies over 5,000 pods in 200 namespaces"
 "$BUILD/bench/policy_bench" 10000 5000 200
+
+echo
+echo "== pod networking vs bare veth, bridge and VXLAN"
+TULLE="$BUILD/bin/tulle" bash bench/net_bench.sh

@@ -15,7 +15,7 @@ PACKAGES=(
 
 # `setup.sh bench` adds the peers the benchmarks compare against.
 if [ "${1:-}" = bench ]; then
-  PACKAGES+=(etcd-server)
+  PACKAGES+=(etcd-server iperf3)
 fi
 
 missing=()
