@@ -308,8 +308,20 @@ static char **argv_for(const json_t *spec, const char *self)
 		v[n++] = xstrdup("http"), port = json_array_size(ports) ? port : 5678;
 	else
 		v[n++] = xstrdup("http");
-	v[n++] = xstrdup("--port");
-	v[n++] = xasprintf("%d", port);
+	/* Every declared port, with its protocol (the generic probe server); else the
+	 * image's usual one. */
+	if (json_array_size(ports)) {
+		json_array_foreach(ports, i, x) {
+			if (n >= 56)
+				break;
+			const char *proto = json_string_value(json_object_get(x, "protocol")) ?: "TCP";
+			v[n++] = xstrdup("--port");
+			v[n++] = xasprintf("%lld/%s", (long long)json_integer_value(json_object_get(x, "containerPort")), proto);
+		}
+	} else {
+		v[n++] = xstrdup("--port");
+		v[n++] = xasprintf("%d", port);
+	}
 	json_array_foreach(args, i, x) if (n < 60) v[n++] = xstrdup(json_string_value(x));
 	return v;
 }

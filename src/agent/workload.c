@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,15 +19,23 @@
 #include "../lib/util.h"
 #include "agent.h"
 
-static int listen_on(int port)
+static void serve_stream(const char *kind, const char *text, int fd, int proto);
+
+static int listen_on(int port, int proto)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, proto), one = 1;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
-		fprintf(stderr, "workload: cannot listen on port %d: %s\n", port, strerror(errno));
-		exit(1);
+		/* A port this kernel cannot serve (SCTP without its module) must not take the
+		 * pod's other ports down with it. */
+		fprintf(stderr, "workload: cannot listen on %s port %d: %s\n",
+			proto == IPPROTO_SCTP ? "SCTP" : "TCP", port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
 	return fd;
 }
@@ -110,18 +119,29 @@ int workload_main(int argc, char **argv)
 {
 	const char *kind = argc > 1 ? argv[1] : "";
 	const char *text = getenv("ECHO_TEXT");
-	int port = 80;
+	/* Ports to serve: "N" (TCP, plus UDP beside it), "N/udp", "N/sctp". */
+	int ports[16], protos[16], nports = 0;
 
 	for (int i = 2; i < argc; i++) {
 		if (!strncmp(argv[i], "-listen=", 8) || !strncmp(argv[i], "--listen=", 9)) {
 			/* http-echo's form: -listen=:5678 */
 			const char *v = strrchr(argv[i], ':');
-			port = atoi(v ? v + 1 : strchr(argv[i], '=') + 1);
-		}
-		else if (!strncmp(argv[i], "-text=", 6) || !strncmp(argv[i], "--text=", 7))
+			ports[0] = atoi(v ? v + 1 : strchr(argv[i], '=') + 1);
+			protos[0] = IPPROTO_TCP;
+			nports = nports ? nports : 1;
+		} else if (!strncmp(argv[i], "-text=", 6) || !strncmp(argv[i], "--text=", 7)) {
 			text = strchr(argv[i], '=') + 1;
-		else if (!strcmp(argv[i], "--port") && i + 1 < argc)
-			port = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--port") && i + 1 < argc && nports < 16) {
+			const char *v = argv[++i], *slash = strchr(v, '/');
+			ports[nports] = atoi(v);
+			protos[nports++] = !slash ? IPPROTO_TCP : !strcasecmp(slash + 1, "udp") ? IPPROTO_UDP
+					 : !strcasecmp(slash + 1, "sctp") ? IPPROTO_SCTP : IPPROTO_TCP;
+		}
+	}
+	if (!nports) {
+		ports[0] = 80;
+		protos[0] = IPPROTO_TCP;
+		nports = 1;
 	}
 	signal(SIGCHLD, SIG_IGN); /* connection children reap themselves */
 	signal(SIGPIPE, SIG_IGN);
@@ -133,19 +153,38 @@ int workload_main(int argc, char **argv)
 		fprintf(stderr, "usage: tulle workload http|tcp|idle [--port N] [-text=TEXT]\n");
 		return 2;
 	}
-	int fd = listen_on(port);
-	if (fork() == 0) {
-		close(fd);
-		serve_udp(port);
-		_exit(0);
+	/* One process per listener; the last one runs here. */
+	for (int i = 0; i < nports; i++) {
+		bool last = i == nports - 1;
+		if (protos[i] == IPPROTO_UDP) {
+			if (last || fork() == 0) {
+				serve_udp(ports[i]);
+				_exit(0);
+			}
+			continue;
+		}
+		if (protos[i] == IPPROTO_TCP && fork() == 0) {
+			serve_udp(ports[i]); /* UDP beside every TCP port, for probes */
+			_exit(0);
+		}
+		if (!last && fork() != 0)
+			continue;
+		serve_stream(kind, text, listen_on(ports[i], protos[i]), protos[i]);
 	}
+	return 0;
+}
+
+static void serve_stream(const char *kind, const char *text, int fd, int proto)
+{
+	while (fd < 0)
+		pause(); /* keep the pod (and its other listeners) alive */
 	for (;;) {
 		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0)
 			continue;
 		pid_t pid = fork();
 		if (pid == 0) {
-			if (!strcmp(kind, "http"))
+			if (!strcmp(kind, "http") && proto == IPPROTO_TCP)
 				serve_http(c, text);
 			else
 				serve_echo(c);

@@ -197,6 +197,7 @@ struct spec {
 	int nodes;
 	char *pod_subnet; /* "10.244.0.0/16" */
 	const char *routing; /* "vxlan" (default) or "native" */
+	char *service_subnet;
 };
 
 /* kind's Cluster config: nodes with roles, networking.podSubnet. */
@@ -229,6 +230,9 @@ static int read_config(const char *file, struct spec *sp)
 		const char *ps = json_string_value(json_object_get(json_object_get(docs[0]->root, "networking"), "podSubnet"));
 		if (ps)
 			sp->pod_subnet = xstrdup(ps);
+		const char *ss = json_string_value(json_object_get(json_object_get(docs[0]->root, "networking"), "serviceSubnet"));
+		if (ss)
+			sp->service_subnet = xstrdup(ss);
 		rc = 0;
 	}
 	if (n)
@@ -275,7 +279,8 @@ static int create(const char *name, struct spec *sp)
 	/* The API server. */
 	char *sstate = xasprintf("%s/server", dir), *slog = xasprintf("%s/server.log", dir);
 	char *spid = xasprintf("%s/server.pid.spawn", dir);
-	spawn((const char *const[]){ tulle, "server", "--state", sstate, NULL }, slog, spid);
+	spawn((const char *const[]){ tulle, "server", "--state", sstate, "--service-cidr",
+				     sp->service_subnet ? sp->service_subnet : "10.96.0.0/12", NULL }, slog, spid);
 	char *sock = xasprintf("unix://%s/api.sock", sstate);
 	/* The fabric. */
 	char *fabric = xasprintf("tl-%s-fabric", name);
@@ -483,7 +488,7 @@ int cmd_cluster(int argc, char **argv)
 	};
 	const char *verb = argc > 1 ? argv[1] : "";
 	const char *name = "tulle", *config = NULL, *node = NULL;
-	struct spec sp = { 3, NULL, "vxlan" };
+	struct spec sp = { 3, NULL, "vxlan", NULL };
 	bool outside = false;
 	int c;
 
@@ -522,6 +527,7 @@ int cmd_cluster(int argc, char **argv)
 		}
 		int rc = create(name, &sp);
 		free(sp.pod_subnet);
+		free(sp.service_subnet);
 		return rc;
 	}
 	if (!strcmp(verb, "delete"))

@@ -54,6 +54,22 @@ for n in $C-control-plane $C-worker $C-worker2; do
 done
 check "every node reaches every pod" test "$bad" = 0
 
+# The generic probe server: every declared port, TCP, UDP and SCTP.
+printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"probe"},"spec":{"containers":[{"name":"c","image":"agnhost","ports":[{"containerPort":81},{"containerPort":5353,"protocol":"UDP"},{"containerPort":9999,"protocol":"SCTP"}]}]}}' | t apply -f - >/dev/null
+for _ in $(seq 1 60); do [ "$(t get pod probe --no-headers | grep -c Running)" = 1 ] && break; sleep 0.25; done
+pip=$(podip probe)
+check "the probe server answers on a declared TCP port" test "$(t exec web1 -- curl -s -m 3 "http://$pip:81/")" = "pod=probe client=${IP[1]} method=GET path=/"
+check "... on a declared UDP port" \
+  test "$(t exec web1 -- bash -c "exec 3<>/dev/udp/$pip/5353; printf x >&3; timeout 2 head -n1 <&3")" = "udp pod=probe client=${IP[1]}"
+if python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132)' 2>/dev/null; then
+  check "... and listens on its SCTP port" \
+    bash -c "'$TULLE' exec probe -- cat /proc/net/sctp/eps | awk '{print \$6}' | grep -qx 9999"
+else
+  echo "SKIP probe server SCTP port: this kernel has no SCTP support (socket: Protocol not supported)"
+  check "... and a port the kernel cannot serve does not take the pod down" \
+    test "$(t get pod probe -o json | jget '["status"]["containerStatuses"][0]["restartCount"]')" = 0
+fi
+
 # A pod's process dies: the agent restarts it in the same namespace, same address.
 node=$(t get pod web2 -o json | jget '["spec"]["nodeName"]')
 uid=$(t get pod web2 -o json | jget '["metadata"]["uid"]')
@@ -84,7 +100,7 @@ check "... and the cluster still runs new pods" test "$(t get pod late --no-head
 t delete pod web3 >/dev/null
 for _ in $(seq 1 40); do ip netns list | grep -q "^tl-$C-p${uid:0:8}" || break; sleep 0.25; done
 left=$(find "$TULLE_HOME/clusters/$C/nodes" -path '*/pods/*' -type f ! -name '*.log' | wc -l)
-check "deleting a pod removes its namespace and record" test "$left" = 6
+check "deleting a pod removes its namespace and record" test "$left" = 7
 
 podpids=$(for f in $(find "$TULLE_HOME/clusters/$C/nodes" -path '*/pods/*' -type f ! -name '*.log'); do sed -n 5p "$f"; done)
 check "cluster delete succeeds" bash -c "'$TULLE' cluster delete --name $C | grep -q 'Deleted cluster'"
