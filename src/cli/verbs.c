@@ -394,23 +394,52 @@ int cmd_rollout(int argc, char **argv)
 		if (!common_option(c, optarg, &o))
 			return 2;
 	i = optind;
-	if (target(argc, argv, &i, &k, &name) < 0) {
-		fprintf(stderr, "usage: tulle rollout restart deployment NAME [-n NS]\n");
+	/* "rollout restart deployment" without a name: every deployment of the namespace. */
+	bool all = i == argc - 1 && schema_kind_lookup(schema_get(), argv[i]) &&
+		   !strcmp(schema_kind_lookup(schema_get(), argv[i])->kind, "Deployment");
+	if (all) {
+		k = schema_kind_lookup(schema_get(), argv[i]);
+		name = NULL;
+	} else if (target(argc, argv, &i, &k, &name) < 0) {
+		fprintf(stderr, "usage: tulle rollout restart deployment [NAME] [-n NS]\n");
 		return 2;
 	}
 	struct client cl;
 	if (cli_connect(&cl, &o) < 0)
 		return 1;
+	const char *ns = o.ns ? o.ns : "default";
+	json_t *names = json_array();
+	if (all) {
+		json_t *list = NULL;
+		char *lp = api_path(k, ns, NULL);
+		if (send(&cl, "GET", lp, NULL, NULL, NULL, &list) == 0) {
+			size_t j;
+			json_t *d;
+			json_array_foreach(json_object_get(list, "items"), j, d)
+				json_array_append(names, json_object_get(json_object_get(d, "metadata"), "name"));
+		}
+		json_decref(list);
+		free(lp);
+	} else {
+		json_array_append_new(names, json_string(name));
+	}
 	/* As kubectl: a template annotation with the time, so the template (and its hash)
 	 * changes and the pods are replaced. */
 	rfc3339_now(ts);
 	json_t *patch = json_pack("{s:{s:{s:{s:{s:s}}}}}", "spec", "template", "metadata", "annotations",
 				  "kubectl.kubernetes.io/restartedAt", ts);
-	char *path = api_path(k, o.ns ? o.ns : "default", name), *line = xasprintf("deployment.apps/%s restarted", name);
-	int rc = send(&cl, "PATCH", path, patch, "application/merge-patch+json", line, NULL);
+	int rc = 0;
+	size_t j;
+	json_t *nj;
+	json_array_foreach(names, j, nj) {
+		char *path = api_path(k, ns, json_string_value(nj));
+		char *line = xasprintf("deployment.apps/%s restarted", json_string_value(nj));
+		rc |= send(&cl, "PATCH", path, patch, "application/merge-patch+json", line, NULL);
+		free(path);
+		free(line);
+	}
 	json_decref(patch);
-	free(path);
-	free(line);
+	json_decref(names);
 	client_free(&cl);
 	return rc;
 }

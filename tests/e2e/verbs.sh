@@ -71,5 +71,9 @@ for _ in $(seq 1 40); do t logs hello 2>/dev/null | grep -q 'hello from the pod'
 check "logs prints a pod's output" bash -c "'$TULLE' logs hello | grep -qx 'hello from the pod'"
 check "a deployment in another namespace" bash -c "'$TULLE' create deployment api -n secure-app --image=nginx --replicas=1 >/dev/null"
 check "... runs there" wait_running 1 secure-app
+check "rollout restart without a name restarts every deployment of the namespace" \
+  bash -c "'$TULLE' rollout restart deployment -n secure-app | grep -qx 'deployment.apps/api restarted'"
+check "annotate and label a namespace, as the mesh labs do" \
+  bash -c "'$TULLE' annotate namespace secure-app linkerd.io/inject=enabled >/dev/null && '$TULLE' label namespace secure-app istio.io/dataplane-mode=ambient >/dev/null && '$TULLE' get ns secure-app -o json | grep -q dataplane-mode"
 check "deleting the deployment deletes its pods" bash -c "'$TULLE' delete deployment web >/dev/null && for i in \$(seq 1 40); do [ \"\$('$TULLE' get pods -l app=web --no-headers 2>/dev/null | wc -l)\" = 0 ] && exit 0; sleep 0.25; done; exit 1"
 check "cluster delete leaves nothing" bash -c "'$TULLE' cluster delete --name $C >/dev/null && ! ip netns list | grep -q '^tl-$C-'"
