@@ -58,6 +58,9 @@ char *api_path(const struct skind *k, const char *ns, const char *name);
 char *kind_ref(const struct skind *k);
 /* Connects with the common options; prints the error and returns -1 on failure. */
 int cli_connect(struct client *c, const struct common_opts *o);
+/* Runs argv inside the named network namespace (`ip netns exec`). With replace the
+ * process becomes it; otherwise returns its exit status. */
+int netns_exec(const char *ns, char *const *argv, bool replace);
 /* Prints a server error (a Status body) as kubectl does. */
 void cli_print_status(const json_t *body, int code, const char *prefix);
 

@@ -425,19 +425,9 @@ static int cexec(const char *name, const char *node, bool outside, char **cmd)
 		}
 		ns = xasprintf("tl-%s-n%d", name, idx);
 	}
-	size_t n = 0;
-	while (cmd[n])
-		n++;
-	const char **argv = xcalloc(n + 5, sizeof(char *));
-	argv[0] = "ip";
-	argv[1] = "netns";
-	argv[2] = "exec";
-	argv[3] = ns;
-	for (size_t i = 0; i < n; i++)
-		argv[4 + i] = cmd[i];
-	execvp("ip", (char *const *)argv);
-	fprintf(stderr, "error: cannot run ip netns exec: %s\n", strerror(errno));
-	return 127;
+	int rc = netns_exec(ns, cmd, true);
+	free(ns);
+	return rc;
 }
 
 /* Kills a node's agent (as a crash would) and starts it again with the same

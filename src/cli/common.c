@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../api/validate.h"
 
@@ -51,6 +53,36 @@ int cli_connect(struct client *c, const struct common_opts *o)
 		return -1;
 	}
 	return 0;
+}
+
+int netns_exec(const char *ns, char *const *argv, bool replace)
+{
+	size_t n = 0;
+
+	while (argv[n])
+		n++;
+	const char **av = xcalloc(n + 5, sizeof(char *));
+	av[0] = "ip";
+	av[1] = "netns";
+	av[2] = "exec";
+	av[3] = ns;
+	for (size_t i = 0; i < n; i++)
+		av[4 + i] = argv[i];
+	if (replace) {
+		execvp("ip", (char *const *)av);
+		fprintf(stderr, "error: cannot run ip netns exec: %s\n", strerror(errno));
+		free(av);
+		return 127;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		execvp("ip", (char *const *)av);
+		_exit(127);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	free(av);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 void cli_print_status(const json_t *body, int code, const char *prefix)

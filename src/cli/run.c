@@ -88,32 +88,9 @@ static json_t *find_pod(struct client *cl, const char *ns, const char *ref)
 static int exec_in(const char *cluster, const json_t *pod, char **argv, bool replace)
 {
 	char ns[64];
-	size_t n = 0;
 
 	agent_pod_netns(cluster, json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")) ?: "", ns);
-	while (argv[n])
-		n++;
-	const char **av = xcalloc(n + 5, sizeof(char *));
-	av[0] = "ip";
-	av[1] = "netns";
-	av[2] = "exec";
-	av[3] = ns;
-	for (size_t i = 0; i < n; i++)
-		av[4 + i] = argv[i];
-	if (replace) {
-		execvp("ip", (char *const *)av);
-		fprintf(stderr, "error: cannot run ip netns exec: %s\n", strerror(errno));
-		return 127;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		execvp("ip", (char *const *)av);
-		_exit(127);
-	}
-	int st;
-	waitpid(pid, &st, 0);
-	free(av);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	return netns_exec(ns, argv, replace);
 }
 
 int cmd_exec(int argc, char **argv)

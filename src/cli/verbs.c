@@ -34,6 +34,23 @@ static int send(struct client *cl, const char *method, const char *path, json_t 
 	return 0;
 }
 
+/* A merge patch of one named object, printing "KIND/NAME <done>" as kubectl does. */
+static int patch_named(const struct common_opts *o, const struct skind *k, const char *name, json_t *patch,
+		       const char *done)
+{
+	struct client cl;
+	if (cli_connect(&cl, o) < 0)
+		return 1;
+	char *path = api_path(k, o->ns ? o->ns : "default", name), *ref = kind_ref(k);
+	char *line = xasprintf("%s/%s %s", ref, name, done);
+	int rc = send(&cl, "PATCH", path, patch, "application/merge-patch+json", line, NULL);
+	free(path);
+	free(ref);
+	free(line);
+	client_free(&cl);
+	return rc;
+}
+
 /* "deployment/web" or ("deployment", "web"): the kind and name. */
 static int target(int argc, char **argv, int *i, const struct skind **k, const char **name)
 {
@@ -254,11 +271,8 @@ static int meta_verb(int argc, char **argv, const char *field, const char *verb_
 	}
 	if (rc == 0) {
 		json_t *patch = json_pack("{s:{s:o}}", "metadata", field, set);
-		char *ref = kind_ref(k), *line = xasprintf("%s/%s %s", ref, name, verb_done);
-		rc = send(&cl, "PATCH", path, patch, "application/merge-patch+json", line, NULL);
+		rc = patch_named(&o, k, name, patch, verb_done);
 		json_decref(patch);
-		free(ref);
-		free(line);
 	} else {
 		json_decref(set);
 	}
@@ -298,18 +312,9 @@ int cmd_scale(int argc, char **argv)
 		fprintf(stderr, "usage: tulle scale deployment NAME --replicas=N [-n NS]\n");
 		return 2;
 	}
-	struct client cl;
-	if (cli_connect(&cl, &o) < 0)
-		return 1;
-	char *path = api_path(k, o.ns ? o.ns : "default", name), *ref = kind_ref(k);
-	char *line = xasprintf("%s/%s scaled", ref, name);
 	json_t *patch = json_pack("{s:{s:i}}", "spec", "replicas", replicas);
-	int rc = send(&cl, "PATCH", path, patch, "application/merge-patch+json", line, NULL);
+	int rc = patch_named(&o, k, name, patch, "scaled");
 	json_decref(patch);
-	free(path);
-	free(ref);
-	free(line);
-	client_free(&cl);
 	return rc;
 }
 
@@ -431,13 +436,8 @@ int cmd_rollout(int argc, char **argv)
 	int rc = 0;
 	size_t j;
 	json_t *nj;
-	json_array_foreach(names, j, nj) {
-		char *path = api_path(k, ns, json_string_value(nj));
-		char *line = xasprintf("deployment.apps/%s restarted", json_string_value(nj));
-		rc |= send(&cl, "PATCH", path, patch, "application/merge-patch+json", line, NULL);
-		free(path);
-		free(line);
-	}
+	json_array_foreach(names, j, nj)
+		rc |= patch_named(&o, k, json_string_value(nj), patch, "restarted");
 	json_decref(patch);
 	json_decref(names);
 	client_free(&cl);
@@ -480,17 +480,7 @@ int cmd_patch(int argc, char **argv)
 		json_decref(body);
 		return 2;
 	}
-	struct client cl;
-	if (cli_connect(&cl, &o) < 0) {
-		json_decref(body);
-		return 1;
-	}
-	char *path = api_path(k, o.ns ? o.ns : "default", name), *ref = kind_ref(k), *line = xasprintf("%s/%s patched", ref, name);
-	int rc = send(&cl, "PATCH", path, body, "application/merge-patch+json", line, NULL);
+	int rc = patch_named(&o, k, name, body, "patched");
 	json_decref(body);
-	free(path);
-	free(ref);
-	free(line);
-	client_free(&cl);
 	return rc;
 }
