@@ -93,9 +93,12 @@ sleep 2
 after=$(t get pods -o wide --no-headers | awk -v n="$n0" '$6 == n {print $1, $5}' | sort)
 check "... its pods keep their addresses" test "$before" = "$after"
 check "... and keep serving" test "$(t exec web2 -- curl -s -m 3 "http://${IP[1]}/")" = "pod=web1 client=${IP[2]} method=GET path=/"
-t run late --image=nginx >/dev/null
+# A new pod pinned to that node proves the restarted agent itself runs pods.
+printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"late"},"spec":{"nodeName":"%s","containers":[{"name":"c","image":"nginx"}]}}' "$n0" | t apply -f - >/dev/null
 for _ in $(seq 1 60); do [ "$(t get pod late --no-headers | grep -c Running)" = 1 ] && break; sleep 0.25; done
-check "... and the cluster still runs new pods" test "$(t get pod late --no-headers | grep -c Running)" = 1
+check "... and the restarted agent runs a new pod on its node" test "$(t get pod late --no-headers | grep -c Running)" = 1
+lip=$(podip late)
+check "... which is reachable" test "$(t exec web2 -- curl -s -m 3 "http://$lip/")" = "pod=late client=${IP[2]} method=GET path=/"
 
 t delete pod web3 >/dev/null
 for _ in $(seq 1 40); do ip netns list | grep -q "^tl-$C-p${uid:0:8}" || break; sleep 0.25; done
