@@ -1,7 +1,10 @@
-/* Controllers that run inside the server: the Deployment controller keeps each
- * Deployment's pods (owned directly by it, labelled pod-template-hash) at spec.replicas
- * with the current template, and keeps its status up to date. A changed template
- * (an image, env, or `rollout restart`'s annotation) replaces the pods. */
+/* Controllers that run inside the server:
+ * - Deployments: keep each Deployment's pods (owned directly by it, labelled
+ *   pod-template-hash) at spec.replicas with the current template, and its status up to
+ *   date; a changed template (an image, env, `rollout restart`) replaces the pods.
+ * - EndpointSlices: one slice per Service with a selector, listing the matching pods
+ *   that have an address, ready or not (conditions say which), with the Service's
+ *   ports resolved against the pods (named targetPorts included). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,12 +173,112 @@ static void reconcile(struct apiserver *s, const json_t *d)
 	json_decref(pods);
 }
 
+static const char *label(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(json_object_get(json_object_get(o, "metadata"), "labels"), k));
+}
+
+static bool selects(const json_t *sel, const json_t *pod)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)sel, k, v) {
+		const char *have = label(pod, k);
+		if (!have || strcmp(have, json_string_value(v) ?: ""))
+			return false;
+	}
+	return true;
+}
+
+/* A Service port's targetPort on one pod: a number, or a container port's name. */
+static json_int_t target_port(const json_t *port, const json_t *pod)
+{
+	const json_t *tp = json_object_get(port, "targetPort");
+	size_t i, j;
+	json_t *c, *cp;
+
+	if (json_is_integer(tp))
+		return json_integer_value(tp);
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
+		json_array_foreach(json_object_get(c, "ports"), j, cp)
+			if (!strcmp(json_string_value(json_object_get(cp, "name")) ?: "", json_string_value(tp) ?: ""))
+				return json_integer_value(json_object_get(cp, "containerPort"));
+	return 0;
+}
+
+static void reconcile_service(struct apiserver *s, const json_t *svc, const json_t *pods)
+{
+	const json_t *md = json_object_get(svc, "metadata"), *spec = json_object_get(svc, "spec");
+	const json_t *sel = json_object_get(spec, "selector");
+	const char *name = json_string_value(json_object_get(md, "name"));
+	const char *uid = json_string_value(json_object_get(md, "uid")) ?: "";
+	json_t *eps = json_array(), *ports = json_array();
+	const json_t *first = NULL;
+	size_t i;
+	json_t *p;
+
+	if (!json_object_size(sel) || !strcmp(json_string_value(json_object_get(spec, "type")) ?: "", "ExternalName"))
+		goto out;
+	json_array_foreach(pods, i, p) {
+		const char *ip = json_string_value(json_object_get(json_object_get(p, "status"), "podIP"));
+		if (!ip || !selects(sel, p))
+			continue;
+		bool ready = pod_ready(p);
+		const json_t *pm = json_object_get(p, "metadata");
+		json_array_append_new(eps, json_pack("{s:[s],s:{s:b,s:b,s:b},s:O,s:{s:s,s:O,s:O,s:O}}", "addresses", ip,
+			"conditions", "ready", ready, "serving", ready, "terminating", 0,
+			"nodeName", json_object_get(json_object_get(p, "spec"), "nodeName") ?: json_null(),
+			"targetRef", "kind", "Pod", "namespace", json_object_get(pm, "namespace"), "name",
+			json_object_get(pm, "name"), "uid", json_object_get(pm, "uid")));
+		if (!first)
+			first = p;
+	}
+	json_array_foreach(json_object_get(spec, "ports"), i, p) {
+		json_int_t tp = first ? target_port(p, first) : 0;
+		if (!tp && first)
+			continue; /* a named targetPort the pods do not declare */
+		json_t *ep = json_pack("{s:O,s:I}", "protocol", json_object_get(p, "protocol"), "port",
+				       tp ? tp : json_integer_value(json_object_get(p, "port")));
+		if (json_object_get(p, "name"))
+			json_object_set(ep, "name", json_object_get(p, "name"));
+		json_array_append_new(ports, ep);
+	}
+	char slice[300];
+	snprintf(slice, sizeof(slice), "%s-%.5s", name, uid);
+	json_t *obj = json_pack("{s:s,s:s,s:{s:s,s:O,s:{s:s,s:s},s:[{s:s,s:s,s:s,s:s,s:b,s:b}]},s:s,s:O,s:O}",
+				"apiVersion", "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "name", slice,
+				"namespace", json_object_get(md, "namespace"), "labels", "kubernetes.io/service-name", name,
+				"endpointslice.kubernetes.io/managed-by", "tulle", "ownerReferences", "apiVersion", "v1",
+				"kind", "Service", "name", name, "uid", uid, "controller", 1, "blockOwnerDeletion", 1,
+				"addressType", "IPv4", "endpoints", eps, "ports", ports);
+	const struct skind *k;
+	struct ferrs errs;
+	struct write_result r;
+	ferrs_init(&errs);
+	if (api_validate(obj, NULL, UNKNOWN_IGNORE, &k, &errs, NULL) == 0) {
+		objects_write(s, k, obj, WRITE_APPLY, PART_MAIN, &r); /* unchanged: no write */
+		json_decref(r.body);
+	} else {
+		json_decref(obj);
+	}
+	ferrs_free(&errs);
+out:
+	json_decref(eps);
+	json_decref(ports);
+}
+
 void controllers_tick(struct apiserver *s)
 {
-	json_t *deps = json_array();
+	static int64_t seen = -1;
+	json_t *deps, *svcs, *pods;
 	size_t i;
 	json_t *d;
 
+	/* Nothing changed since the last pass (our own writes included): nothing to do. */
+	if (store_rev(s->store) == seen)
+		return;
+	deps = json_array();
 	store_list(s->store, "apps/deployments", NULL, NULL, NULL, 0, collect, deps);
 	json_array_foreach(deps, i, d) {
 		if (txn_begin(s) < 0)
@@ -184,4 +287,23 @@ void controllers_tick(struct apiserver *s)
 		txn_commit(s); /* on failure it has rolled back and given allocations back */
 	}
 	json_decref(deps);
+	svcs = json_array();
+	pods = json_array();
+	store_list(s->store, "services", NULL, NULL, NULL, 0, collect, svcs);
+	json_array_foreach(svcs, i, d) {
+		const char *ns = json_string_value(json_object_get(json_object_get(d, "metadata"), "namespace"));
+		/* Pods are read once per namespace (services come sorted by namespace). */
+		const json_t *p0 = json_array_get(pods, 0);
+		if (!p0 || strcmp(json_string_value(json_object_get(json_object_get(p0, "metadata"), "namespace")) ?: "", ns)) {
+			json_array_clear(pods);
+			store_list(s->store, "pods", ns, NULL, NULL, 0, collect, pods);
+		}
+		if (txn_begin(s) < 0)
+			break;
+		reconcile_service(s, d, pods);
+		txn_commit(s);
+	}
+	json_decref(svcs);
+	json_decref(pods);
+	seen = store_rev(s->store);
 }

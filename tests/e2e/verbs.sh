@@ -25,8 +25,19 @@ check "pods are named after the deployment and template hash" \
 check "expose deployment --port=80" bash -c "'$TULLE' expose deployment web --port=80 | grep -qx 'service/web exposed'"
 check "the Service selects the deployment's pods" \
   test "$(t get svc web -o json | jget '["spec"]["selector"]["app"]')" = web
+eps() { t get endpointslices -l kubernetes.io/service-name=web -o json | jget '["items"][0]["endpoints"].__len__()' 2>/dev/null; }
+for _ in $(seq 1 40); do [ "$(eps)" = 3 ] && break; sleep 0.25; done
+check "the Service gets an EndpointSlice with the three pods" test "$(eps)" = 3
+slice_view=$(t get endpointslices -l kubernetes.io/service-name=web -o json | python3 -c '
+import json,sys; s=json.load(sys.stdin)["items"][0]
+print(s["ports"][0]["port"], sorted(e["addresses"][0] for e in s["endpoints"]))')
+pods_view=$(t get pods -l app=web -o json | python3 -c '
+import json,sys; print(80, sorted(p["status"]["podIP"] for p in json.load(sys.stdin)["items"]))')
+check "... whose addresses are the pods' and port is 80" test "$slice_view" = "$pods_view"
 check "scale --replicas=4" bash -c "'$TULLE' scale deployment web --replicas=4 | grep -qx 'deployment.apps/web scaled'"
 check "a fourth pod runs" wait_running 4
+for _ in $(seq 1 40); do [ "$(eps)" = 4 ] && break; sleep 0.25; done
+check "... and joins the EndpointSlice" test "$(eps)" = 4
 check "label" bash -c "'$TULLE' label deployment web app.kubernetes.io/part-of=lab1 | grep -qx 'deployment.apps/web labeled'"
 check "annotate" bash -c "'$TULLE' annotate deployment web owner=team-a | grep -qx 'deployment.apps/web annotated'"
 check "label without --overwrite refuses to change a value" bash -c "! '$TULLE' label deployment web app=other 2>/dev/null"
