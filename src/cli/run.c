@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,9 +88,56 @@ static json_t *find_pod(struct client *cl, const char *ns, const char *ref)
 /* Runs argv in the pod's network namespace; returns its exit status. */
 static int exec_in(const char *cluster, const json_t *pod, char **argv, bool replace)
 {
+	const char *uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")) ?: "";
+	const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")) ?: "";
+	const char *h = getenv("TULLE_HOME"), *u = getenv("HOME");
+	char *home = h && *h ? xstrdup(h) : xasprintf("%s/.tulle", u && *u ? u : "/root");
+	char *rec = xasprintf("%s/clusters/%s/nodes/%s/pods/%s", home, cluster, node, uid), *data;
 	char ns[64];
+	size_t len;
+	int pid = 0;
 
-	agent_pod_netns(cluster, json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")) ?: "", ns);
+	/* The agent's record names the pod's process: entering its network and UTS
+	 * namespaces makes `hostname` the pod's name, as in Kubernetes. */
+	if (read_file(rec, &data, &len) == 0) {
+		char *line = data;
+		for (int i = 0; i < 4 && line; i++)
+			if ((line = strchr(line, '\n')))
+				line++;
+		pid = line ? atoi(line) : 0;
+		free(data);
+	}
+	free(rec);
+	free(home);
+	if (pid > 1 && kill(pid, 0) == 0) {
+		char target[24];
+		size_t n = 0;
+		snprintf(target, sizeof(target), "%d", pid);
+		while (argv[n])
+			n++;
+		const char **av = xcalloc(n + 8, sizeof(char *));
+		const char *pre[] = { "nsenter", "--target", target, "--net", "--uts", "--" };
+		for (size_t i = 0; i < 6; i++)
+			av[i] = pre[i];
+		for (size_t i = 0; i < n; i++)
+			av[6 + i] = argv[i];
+		if (replace) {
+			execvp("nsenter", (char *const *)av);
+			/* fall back to the network namespace alone */
+		} else {
+			pid_t c = fork();
+			if (c == 0) {
+				execvp("nsenter", (char *const *)av);
+				_exit(127);
+			}
+			int st = 0;
+			waitpid(c, &st, 0);
+			free(av);
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+		}
+		free(av);
+	}
+	agent_pod_netns(cluster, uid, ns);
 	return netns_exec(ns, argv, replace);
 }
 

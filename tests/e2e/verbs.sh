@@ -76,6 +76,7 @@ check "... returns the command's exit code" test "$rc" = 0
 check "... and removes the pod" bash -c "! '$TULLE' get pod debug >/dev/null 2>&1"
 t run debug2 --image=curlimages/curl --rm -it -- sh -c 'exit 3' >/dev/null; rc=$?
 check "run --rm -it passes a failing exit code through" test "$rc" = 3
+check "exec runs with the pod's own hostname" test "$(t exec "$name" -- hostname)" = "$name"
 check "exec deployment/NAME runs in one of its pods" bash -c "'$TULLE' exec deployment/web -- ip -4 -o addr show eth0 | grep -q 'inet 10.244.'"
 t run hello --image=busybox -- sh -c 'echo hello from the pod; sleep 3600' >/dev/null
 for _ in $(seq 1 40); do t logs hello 2>/dev/null | grep -q 'hello from the pod' && break; sleep 0.25; done
