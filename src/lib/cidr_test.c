@@ -4,14 +4,7 @@
 #include "cidr.h"
 #include "util.h"
 
-static unsigned long long rng = 88172645463325252ull;
-static unsigned rnd(unsigned n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (unsigned)(rng % n);
-}
+#define rnd th_rand
 
 static int bit(const uint8_t *b, int i)
 {

@@ -38,6 +38,16 @@ static const char *th_cur;
 
 #define RUN(fn) th_run(#fn, fn)
 
+/* A fixed-seed xorshift generator, so random tests repeat exactly. */
+static unsigned long long th_rng = 88172645463325252ull;
+static inline unsigned th_rand(unsigned n)
+{
+	th_rng ^= th_rng << 13;
+	th_rng ^= th_rng >> 7;
+	th_rng ^= th_rng << 17;
+	return (unsigned)(th_rng % n);
+}
+
 static inline void th_run(const char *name, void (*fn)(void))
 {
 	th_cur = name;

@@ -8,14 +8,7 @@
 #include "../api/validate.h"
 #include "engine.h"
 
-static unsigned long long rs = 0x9E3779B97F4A7C15ull;
-static unsigned rnd(unsigned n)
-{
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return (unsigned)(rs % n);
-}
+#define rnd th_rand
 
 static const char *pick(const char *const *v, size_t n)
 {

@@ -7,6 +7,14 @@ C=v$$
 trap '"$TULLE" cluster delete --name "$C" >/dev/null 2>&1; for n in $(ip netns list | awk "{print \$1}" | grep "^tl-$C-"); do ip netns del "$n"; done; cleanup' EXIT INT TERM
 t() { "$TULLE" "$@"; }
 running() { t get pods -n "${2:-default}" --no-headers 2>/dev/null | grep -c " Running "; }
+# Waits until 4 pods run and none of them is among $old; leaves them in $new.
+wait_replaced() {
+  for _ in $(seq 1 80); do
+    new=$(t get pods --no-headers | grep ' Running ' | awk '{print $1}' | sort | tr '\n' ' ')
+    [ "$(wc -w <<<"$new")" = 4 ] && [ -z "$(comm -12 <(tr ' ' '\n' <<<"$old" | sort) <(tr ' ' '\n' <<<"$new" | sort) | grep .)" ] && return
+    sleep 0.25
+  done
+}
 wait_running() { for _ in $(seq 1 80); do [ "$(running "$1" "${2:-default}")" -ge "$1" ] && return 0; sleep 0.25; done; return 1; }
 
 SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/seed/manifests}
@@ -46,11 +54,7 @@ check "labels and annotations are set" \
   test "$(jget '["metadata"]["labels"]["app.kubernetes.io/part-of"]+"/"+d["metadata"]["annotations"]["owner"]' <<<"$out")" = lab1/team-a
 old=$(t get pods --no-headers | awk '{print $1}' | sort | tr '\n' ' ')
 check "set env replaces the pods with the new template" bash -c "'$TULLE' set env deployment/web GREETING=hello | grep -q 'env updated'"
-for _ in $(seq 1 80); do
-  new=$(t get pods --no-headers | grep ' Running ' | awk '{print $1}' | sort | tr '\n' ' ')
-  [ "$(wc -w <<<"$new")" = 4 ] && [ -z "$(comm -12 <(tr ' ' '\n' <<<"$old" | sort) <(tr ' ' '\n' <<<"$new" | sort) | grep .)" ] && break
-  sleep 0.25
-done
+wait_replaced
 check "... four new pods run" test "$(wc -w <<<"$new")" = 4
 pod=$(t get pods -o json | jget '["items"][0]')
 uid=$(python3 -c "import ast,sys; print(ast.literal_eval(sys.argv[1])['metadata']['uid'])" "$pod")
@@ -59,11 +63,7 @@ pid=$(sed -n 5p "$TULLE_HOME/clusters/$C/nodes/$node/pods/$uid" 2>/dev/null)
 check "... whose process carries the variable" bash -c "tr '\0' '\n' </proc/$pid/environ | grep -qx GREETING=hello"
 old=$new
 check "rollout restart" bash -c "'$TULLE' rollout restart deployment web | grep -qx 'deployment.apps/web restarted'"
-for _ in $(seq 1 80); do
-  new=$(t get pods --no-headers | grep ' Running ' | awk '{print $1}' | sort | tr '\n' ' ')
-  [ "$(wc -w <<<"$new")" = 4 ] && [ -z "$(comm -12 <(tr ' ' '\n' <<<"$old" | sort) <(tr ' ' '\n' <<<"$new" | sort) | grep .)" ] && break
-  sleep 0.25
-done
+wait_replaced
 check "... replaces every pod" test "$(wc -w <<<"$new")" = 4
 check "patch (merge) sets replicas" bash -c "'$TULLE' patch deployment web -p '{\"spec\":{\"replicas\":2}}' | grep -qx 'deployment.apps/web patched'"
 for _ in $(seq 1 40); do [ "$(t get pods --no-headers | wc -l)" = 2 ] && break; sleep 0.25; done
