@@ -539,7 +539,9 @@ static void reconcile(const char *self)
 	}
 }
 
-/* Restarts processes that exited (restartPolicy Always). */
+/* Restarts processes that exited (restartPolicy Always). A pod is its process group
+ * (the process called setsid): when the main process dies, whatever it started goes
+ * too, as a container's processes do, so nothing is left holding the pod's ports. */
 static void supervise(const char *self)
 {
 	int st;
@@ -548,12 +550,19 @@ static void supervise(const char *self)
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 		for (size_t k = 0; k < g->npods; k++)
 			if (g->pods[k].pid == pid) {
+				kill(-pid, SIGKILL);
 				g->pods[k].pid = 0;
 				g->pods[k].restarts++;
 			}
 	for (size_t k = 0; k < g->npods; k++) {
 		struct pod *p = &g->pods[k];
-		if (p->ip[0] && (p->pid == 0 || kill(p->pid, 0) < 0)) {
+		if (p->ip[0] && p->pid > 0 && kill(p->pid, 0) < 0) {
+			/* An adopted process (not our child) that died. */
+			kill(-p->pid, SIGKILL);
+			p->pid = 0;
+			p->restarts++;
+		}
+		if (p->ip[0] && p->pid == 0) {
 			p->pid = start_process(p, self);
 			save_pod(p);
 			report(p, true);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,19 @@
 #include "agent.h"
 
 static void serve_stream(const char *kind, const char *text, int fd, int proto);
+
+/* Forks a listener that dies with the workload's main process (a container's
+ * processes end together). True in the child. */
+static bool child_of(pid_t parent)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return false;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0); /* the parent died before prctl took effect */
+	return true;
+}
 
 static int listen_on(int port, int proto)
 {
@@ -144,6 +158,7 @@ int workload_main(int argc, char **argv)
 		nports = 1;
 	}
 	signal(SIGCHLD, SIG_IGN); /* connection children reap themselves */
+	pid_t self = getpid();
 	signal(SIGPIPE, SIG_IGN);
 	if (!strcmp(kind, "idle")) {
 		for (;;)
@@ -157,17 +172,17 @@ int workload_main(int argc, char **argv)
 	for (int i = 0; i < nports; i++) {
 		bool last = i == nports - 1;
 		if (protos[i] == IPPROTO_UDP) {
-			if (last || fork() == 0) {
+			if (last || child_of(self)) {
 				serve_udp(ports[i]);
 				_exit(0);
 			}
 			continue;
 		}
-		if (protos[i] == IPPROTO_TCP && fork() == 0) {
+		if (protos[i] == IPPROTO_TCP && child_of(self)) {
 			serve_udp(ports[i]); /* UDP beside every TCP port, for probes */
 			_exit(0);
 		}
-		if (!last && fork() != 0)
+		if (!last && !child_of(self))
 			continue;
 		serve_stream(kind, text, listen_on(ports[i], protos[i]), protos[i]);
 	}

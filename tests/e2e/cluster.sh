@@ -106,6 +106,16 @@ left=$(find "$TULLE_HOME/clusters/$C/nodes" -path '*/pods/*' -type f ! -name '*.
 check "deleting a pod removes its namespace and record" test "$left" = 7
 
 podpids=$(for f in $(find "$TULLE_HOME/clusters/$C/nodes" -path '*/pods/*' -type f ! -name '*.log'); do sed -n 5p "$f"; done)
+# Every process in a pod or node namespace of the cluster, found by namespace inode.
+nsinodes=$(for n in $(ip netns list | awk '{print $1}' | grep "^tl-$C-"); do stat -L -c %i "/var/run/netns/$n"; done | sort -u)
+ns_procs() {
+  local n=0 p ino
+  for p in /proc/[0-9]*; do
+    ino=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
+    grep -qx "$ino" <<<"$nsinodes" && { echo "left: ${p#/proc/} $(tr '\0' ' ' <"$p/cmdline")"; n=$((n + 1)); }
+  done
+  return "$n"
+}
 check "cluster delete succeeds" bash -c "'$TULLE' cluster delete --name $C | grep -q 'Deleted cluster'"
 check "no namespace of the cluster is left" test "$(ip netns list | grep -c "^tl-$C-")" = 0
 for _ in $(seq 1 20); do
@@ -116,6 +126,8 @@ ps -eo pid,args | grep -- "[-]-cluster $C " || true
 check "no agent is left" bash -c "! ps -eo args | grep -q -- '[-]-cluster $C '"
 # A killed process whose parent (the agent) died first is a zombie until init reaps
 # it: it holds nothing, so only running processes count.
+for _ in $(seq 1 20); do ns_procs >/dev/null && break; sleep 0.1; done
+check "no process is left in any of the cluster's namespaces (pods' children included)" ns_procs
 alive=0
 for p in $podpids; do
   st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
