@@ -108,15 +108,15 @@ static void register_node(void)
 
 	now_ts(ts);
 	char *path = xasprintf("/api/v1/nodes/%s", g->node);
-	json_t *have = api("GET", path, NULL, NULL, &code);
+	json_t *cur = api("GET", path, NULL, NULL, &code);
 	if (code == 404) {
+		json_decref(cur);
 		json_t *n = json_pack("{s:s,s:s,s:{s:s,s:{s:s,s:s}},s:{s:s}}", "apiVersion", "v1", "kind", "Node",
 				      "metadata", "name", g->node, "labels", "kubernetes.io/hostname", g->node,
 				      "tulle.io/cluster", g->cluster, "spec", "podCIDR", g->pod_cidr);
-		json_decref(api("POST", "/api/v1/nodes", n, NULL, &code));
+		cur = api("POST", "/api/v1/nodes", n, NULL, &code);
 		json_decref(n);
 	}
-	json_decref(have);
 	json_t *st = json_pack("{s:s,s:s,s:{s:s},s:{s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:s,s:s,s:s,s:s}],s:{s:s,s:s,s:s}}}",
 			       "apiVersion", "v1", "kind", "Node", "metadata", "name", g->node, "status",
 			       "addresses", "type", "InternalIP", "address", g->node_ip, "type", "Hostname", "address", g->node,
@@ -126,8 +126,7 @@ static void register_node(void)
 			       "operatingSystem", "linux");
 	/* The heartbeat goes through a merge patch of the status so it never races the spec. */
 	char *spath = xasprintf("/api/v1/nodes/%s/status", g->node);
-	json_t *cur = api("GET", path, NULL, NULL, &code);
-	if (cur && code == 200) {
+	if (cur && code < 300) {
 		json_object_set(cur, "status", json_object_get(st, "status"));
 		json_decref(api("PUT", spath, cur, NULL, &code));
 	}
@@ -393,6 +392,33 @@ static void report(struct pod *p, bool running)
 	free(path);
 }
 
+int agent_read_record(const char *path, struct pod_record *r)
+{
+	char *data;
+	size_t len;
+	char *f[5] = { 0 };
+
+	memset(r, 0, sizeof(*r));
+	if (read_file(path, &data, &len) < 0)
+		return -1;
+	/* Lines, not tokens: an empty field must not shift the ones after it. */
+	f[0] = data;
+	for (int i = 1; i < 5 && f[i - 1]; i++) {
+		char *nl = strchr(f[i - 1], '\n');
+		if (nl) {
+			*nl = 0;
+			f[i] = nl + 1;
+		}
+	}
+	snprintf(r->ns, sizeof(r->ns), "%s", f[0] ? f[0] : "");
+	snprintf(r->name, sizeof(r->name), "%s", f[1] ? f[1] : "");
+	snprintf(r->netns, sizeof(r->netns), "%s", f[2] ? f[2] : "");
+	snprintf(r->ip, sizeof(r->ip), "%s", f[3] ? f[3] : "");
+	r->pid = f[4] ? atoi(f[4]) : 0;
+	free(data);
+	return 0;
+}
+
 static void save_pod(const struct pod *p)
 {
 	char *path = xasprintf("%s/pods/%s", g->state, p->uid);
@@ -462,8 +488,8 @@ static struct pod *find(const char *uid)
 	return NULL;
 }
 
-/* Pods this node ran before a restart: the process may still run, the address stays. */
-static void adopt(void)
+/* Where pod records live; a restarted agent finds its pods there (see reconcile). */
+static void make_pod_dir(void)
 {
 	char *dir = xasprintf("%s/pods", g->state);
 	mkdir(dir, 0700);
@@ -501,19 +527,12 @@ static void reconcile(const char *self)
 			p->spec = json_incref(json_object_get(o, "spec"));
 			agent_pod_netns(g->cluster, uid, p->netns);
 			/* Restarted agent: keep the address and process it recorded. */
-			char *sp = xasprintf("%s/pods/%s", g->state, uid), *data;
-			size_t len;
-			if (read_file(sp, &data, &len) == 0) {
-				char *save = NULL;
-				strtok_r(data, "\n", &save);
-				strtok_r(NULL, "\n", &save);
-				strtok_r(NULL, "\n", &save);
-				char *ip = strtok_r(NULL, "\n", &save), *pid = strtok_r(NULL, "\n", &save);
-				if (ip)
-					snprintf(p->ip, sizeof(p->ip), "%s", ip);
-				if (pid && kill(atoi(pid), 0) == 0)
-					p->pid = atoi(pid);
-				free(data);
+			char *sp = xasprintf("%s/pods/%s", g->state, uid);
+			struct pod_record rec;
+			if (agent_read_record(sp, &rec) == 0) {
+				snprintf(p->ip, sizeof(p->ip), "%s", rec.ip);
+				if (rec.pid > 1 && kill(rec.pid, 0) == 0)
+					p->pid = rec.pid;
 			}
 			free(sp);
 			if (p->pid > 0)
@@ -630,7 +649,7 @@ int agent_main(int argc, char **argv)
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
 	mkdir(a.state, 0700);
-	adopt();
+	make_pod_dir();
 	if (a.vxlan && setup_vxlan() < 0) {
 		fprintf(stderr, "agent %s: cannot set up the VXLAN overlay\n", a.node);
 		return 1;

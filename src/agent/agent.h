@@ -8,6 +8,15 @@
 int agent_main(int argc, char **argv);
 int workload_main(int argc, char **argv);
 
+/* What the agent records per pod, in STATE/pods/UID (one field per line). */
+struct pod_record {
+	char ns[256], name[256], netns[64], ip[64];
+	int pid;
+};
+
+/* Reads a record; returns 0 or -1 when there is none. */
+int agent_read_record(const char *path, struct pod_record *r);
+
 /* The network namespace name of a pod of a cluster (uid: the pod's metadata.uid). */
 void agent_pod_netns(const char *cluster, const char *uid, char out[64]);
 

@@ -403,12 +403,10 @@ void v_label_selector(struct vctx *c, const json_t *sel, const char *path)
 		json_t *vals = json_object_get(req, "values");
 		size_t n = json_array_size(vals);
 		char *p = xasprintf("%s.matchExpressions[%zu].values", path ? path : "", i);
-		if (!op)
-			;
-		else if ((!strcmp(op, "In") || !strcmp(op, "NotIn")) && n == 0)
+		if (op && (!strcmp(op, "In") || !strcmp(op, "NotIn")) && n == 0)
 			v_err(c, req, "operator", 0, FERR_REQUIRED, p, NULL,
 			      "must be specified when `operator` is 'In' or 'NotIn'");
-		else if ((!strcmp(op, "Exists") || !strcmp(op, "DoesNotExist")) && n > 0)
+		else if (op && (!strcmp(op, "Exists") || !strcmp(op, "DoesNotExist")) && n > 0)
 			v_err(c, req, "values", 0, FERR_FORBIDDEN, p, NULL,
 			      "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
 		size_t j;

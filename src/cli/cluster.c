@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../api/validate.h"
+#include "../agent/agent.h"
 #include "../lib/cidr.h"
 #include "cli.h"
 
@@ -53,7 +54,7 @@ static int run(const char *const *argv, bool quiet)
 
 #define RUN(quiet, ...) run((const char *const[]){ __VA_ARGS__, NULL }, quiet)
 
-/* Starts a daemon (its own session, output to log), records its pid. */
+/* Starts a daemon (its own session, output to log); records its pid when asked. */
 static pid_t spawn(const char *const *argv, const char *log, const char *pidfile)
 {
 	pid_t pid = fork();
@@ -69,7 +70,8 @@ static pid_t spawn(const char *const *argv, const char *log, const char *pidfile
 	}
 	char buf[24];
 	snprintf(buf, sizeof(buf), "%d\n", (int)pid);
-	write_file_atomic(pidfile, buf, strlen(buf), 0644);
+	if (pidfile)
+		write_file_atomic(pidfile, buf, strlen(buf), 0644);
 	return pid;
 }
 
@@ -136,24 +138,12 @@ static int destroy(const char *name, bool quiet)
 			while (pd && (pe = readdir(pd))) {
 				if (pe->d_name[0] == '.' || strchr(pe->d_name, '.'))
 					continue;
-				char *rec = xasprintf("%s/%s", pods, pe->d_name), *data;
-				size_t len;
-				if (read_file(rec, &data, &len) == 0) {
-					char *last = strrchr(data, '\n');
-					while (last && last > data && last[-1] != '\n')
-						last--;
-					char *pidline = data;
-					for (int i = 0; i < 4 && pidline; i++) {
-						pidline = strchr(pidline, '\n');
-						if (pidline)
-							pidline++;
-					}
-					pid_t pid = pidline ? atoi(pidline) : 0;
-					if (pid > 1) {
-						kill(-pid, SIGKILL);
-						kill(pid, SIGKILL);
-					}
-					free(data);
+				char *rec = xasprintf("%s/%s", pods, pe->d_name);
+				struct pod_record r;
+				/* The pod is its process group: the group goes with it. */
+				if (agent_read_record(rec, &r) == 0 && r.pid > 1) {
+					kill(-r.pid, SIGKILL);
+					kill(r.pid, SIGKILL);
 				}
 				free(rec);
 			}
@@ -278,9 +268,8 @@ static int create(const char *name, struct spec *sp)
 	printf("Creating cluster \"%s\" ...\n", name);
 	/* The API server. */
 	char *sstate = xasprintf("%s/server", dir), *slog = xasprintf("%s/server.log", dir);
-	char *spid = xasprintf("%s/server.pid.spawn", dir);
 	spawn((const char *const[]){ tulle, "server", "--state", sstate, "--service-cidr",
-				     sp->service_subnet ? sp->service_subnet : "10.96.0.0/12", NULL }, slog, spid);
+				     sp->service_subnet ? sp->service_subnet : "10.96.0.0/12", NULL }, slog, NULL);
 	char *sock = xasprintf("unix://%s/api.sock", sstate);
 	/* The fabric. */
 	char *fabric = xasprintf("tl-%s-fabric", name);
@@ -376,7 +365,6 @@ static int create(const char *name, struct spec *sp)
 	free(cni);
 	free(sstate);
 	free(slog);
-	free(spid);
 	free(sock);
 	free(fabric);
 	free(nodes_dir);

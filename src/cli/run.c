@@ -92,21 +92,13 @@ static int exec_in(const char *cluster, const json_t *pod, char **argv, bool rep
 	const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")) ?: "";
 	const char *h = getenv("TULLE_HOME"), *u = getenv("HOME");
 	char *home = h && *h ? xstrdup(h) : xasprintf("%s/.tulle", u && *u ? u : "/root");
-	char *rec = xasprintf("%s/clusters/%s/nodes/%s/pods/%s", home, cluster, node, uid), *data;
+	char *rec = xasprintf("%s/clusters/%s/nodes/%s/pods/%s", home, cluster, node, uid);
 	char ns[64];
-	size_t len;
-	int pid = 0;
+	struct pod_record r;
 
 	/* The agent's record names the pod's process: entering its network and UTS
 	 * namespaces makes `hostname` the pod's name, as in Kubernetes. */
-	if (read_file(rec, &data, &len) == 0) {
-		char *line = data;
-		for (int i = 0; i < 4 && line; i++)
-			if ((line = strchr(line, '\n')))
-				line++;
-		pid = line ? atoi(line) : 0;
-		free(data);
-	}
+	int pid = agent_read_record(rec, &r) == 0 ? r.pid : 0;
 	free(rec);
 	free(home);
 	if (pid > 1 && kill(pid, 0) == 0) {

@@ -145,7 +145,7 @@ ssize_t http_parse_chunk(const char *buf, size_t len, const char **data, size_t 
 
 /* Reads the body that follows the head at buf+off. */
 static ssize_t parse_body(const char *buf, size_t len, size_t off, size_t max_body,
-			  struct http_msg *m, bool until_close)
+			  struct http_msg *m)
 {
 	const char *te = http_get_header(m, "Transfer-Encoding");
 	const char *cl = NULL;
@@ -202,8 +202,6 @@ static ssize_t parse_body(const char *buf, size_t len, size_t off, size_t max_bo
 				return HTTP_BAD;
 			n = n * 10 + (size_t)(*q - '0');
 		}
-	} else if (until_close) {
-		return HTTP_BAD; /* callers that need read-until-close handle it themselves */
 	}
 	if (n > max_body)
 		return HTTP_TOO_LARGE;
@@ -271,7 +269,7 @@ ssize_t http_parse_request(const char *buf, size_t len, size_t max_body, struct 
 	if (m->minor == 1 && !http_get_header(m, "Host"))
 		goto bad;
 	set_keep_alive(m);
-	ssize_t n = parse_body(buf, len, hl, max_body, m, false);
+	ssize_t n = parse_body(buf, len, hl, max_body, m);
 	if (n <= 0)
 		http_msg_free(m);
 	return n;
@@ -310,7 +308,7 @@ ssize_t http_parse_response(const char *buf, size_t len, size_t max_body, bool n
 		m->chunked = te && strcasecmp(te, "chunked") == 0;
 		return (ssize_t)hl;
 	}
-	ssize_t n = parse_body(buf, len, hl, max_body, m, false);
+	ssize_t n = parse_body(buf, len, hl, max_body, m);
 	if (n <= 0)
 		http_msg_free(m);
 	return n;

@@ -359,7 +359,7 @@ static const struct pe_ivs **memo_find(struct memo *m, const int *l, size_t n, u
 }
 
 /* Evaluates the flattened rules that select this peer, for one protocol and port. */
-static struct pm_side eval_flat(const struct pm_cluster *c, const struct pm_slot *slots, size_t nslots,
+static struct pm_side eval_flat(const struct pm_slot *slots, size_t nslots,
 				const struct flat *f, const int *list, size_t n, const struct pm_ep *dst,
 				uint8_t proto, uint16_t port)
 {
@@ -405,7 +405,6 @@ next_tier:
 		s = end;
 		out = (struct pm_side){ V_ALLOW, WHY_PASSED, -1, -1, NULL, tier };
 	}
-	(void)c;
 	return out;
 }
 
@@ -437,7 +436,7 @@ static void add_bounds(uint32_t **b, size_t *n, const struct pm_portspec *v, siz
 	}
 }
 
-static void paint(const struct pm_cluster *c, const struct pm_slot *slots, size_t nslots,
+static void paint(const struct pm_slot *slots, size_t nslots,
 		  const struct flat *f, const int *list, size_t n, const struct pm_ep *dst,
 		  struct pe_ivs *out)
 {
@@ -460,7 +459,7 @@ static void paint(const struct pm_cluster *c, const struct pm_slot *slots, size_
 		for (size_t i = 0; i + 1 < nb; i++) {
 			if (b[i] == b[i + 1])
 				continue;
-			struct pm_side s = eval_flat(c, slots, nslots, f, list, n, dst, proto, (uint16_t)b[i]);
+			struct pm_side s = eval_flat(slots, nslots, f, list, n, dst, proto, (uint16_t)b[i]);
 			struct pe_interval *last = out->n ? &out->v[out->n - 1] : NULL;
 			if (last && last->proto == proto && last->v == s.v && last->why == s.why &&
 			    last->policy == s.policy && last->rule == s.rule && last->list == s.list &&
@@ -601,7 +600,7 @@ static void build_table(struct pe_engine *e, uint32_t local, int dir)
 			struct pm_ep pep;
 			struct pe_ivs *own = table_own(t);
 			ident_ep(e, pl[i].peer, &pep);
-			paint(e->c, slots, nslots, f, merged[i], n, dir == DIR_INGRESS ? &lep : &pep, own);
+			paint(slots, nslots, f, merged[i], n, dir == DIR_INGRESS ? &lep : &pep, own);
 			*shared = own;
 		}
 		*table_slot(t, pl[i].peer, true) = *shared;
@@ -615,7 +614,7 @@ static void build_table(struct pe_engine *e, uint32_t local, int dir)
 	 * depend on the peer; such peers have no pod (world) or were named above. */
 	struct pm_ep none;
 	memset(&none, 0, sizeof(none));
-	paint(e->c, slots, nslots, f, any, nany, dir == DIR_INGRESS ? &lep : &none, &t->dflt);
+	paint(slots, nslots, f, any, nany, dir == DIR_INGRESS ? &lep : &none, &t->dflt);
 	/* An egress any-peer rule with a named port must resolve on each pod peer: give
 	 * every pod identity its own entry then. */
 	bool named = false;
@@ -634,7 +633,7 @@ static void build_table(struct pe_engine *e, uint32_t local, int dir)
 			struct pm_ep pep;
 			struct pe_ivs *own = table_own(t);
 			ident_ep(e, id, &pep);
-			paint(e->c, slots, nslots, f, any, nany, &pep, own);
+			paint(slots, nslots, f, any, nany, &pep, own);
 			*table_slot(t, id, true) = own;
 		}
 	free(pl);
