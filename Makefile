@@ -8,21 +8,35 @@ BUILD   ?= build
 # Error paths are formatted into 256-byte buffers; a longer path is cut, never overrun.
 WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP
-LIBS    := -lyaml -ljansson -lsqlite3 -lm
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -I$(BUILD)/gen
+LIBS    := -lyaml -ljansson -lsqlite3 -lbpf -lelf -lz -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Every module but the entry points is one library, built once per flavour.
-LIB_DIRS := src/lib src/api src/store src/server src/policy src/agent src/cli
+LIB_DIRS := src/lib src/api src/store src/server src/policy src/datapath src/agent src/cli
 LIB_SRCS := $(filter-out %_test.c src/cli/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
 TEST_SRCS := $(wildcard $(addsuffix /*_test.c,$(LIB_DIRS)))
 SCHEMAS := $(sort $(wildcard src/api/schema/*.schema))
+
+# The eBPF programs: clang -target bpf, then a libbpf skeleton that embeds the object,
+# so the tulle binary carries its datapath.
+BPF_SRCS := $(wildcard src/bpf/*.bpf.c)
+BPF_HDRS := $(wildcard src/bpf/lib/*.h src/bpf/include/*.h)
+$(BUILD)/bpf/%.bpf.o: src/bpf/%.bpf.c $(BPF_HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O2 -target bpf -Wall -Werror -I/usr/include/$(shell gcc -print-multiarch) -c $< -o $@
+
+$(BUILD)/gen/tl_datapath.skel.h: $(BUILD)/bpf/datapath.bpf.o
+	@mkdir -p $(dir $@)
+	bpftool gen skeleton $< name tl_datapath > $@.tmp && mv $@.tmp $@
 
 define flavour
 # $(1) = output dir, $(2) = extra flags
 $(1)/gen/schema_text.c: $(SCHEMAS) scripts/embed.sh
 	@mkdir -p $$(dir $$@)
 	sh scripts/embed.sh tulle_schema_text $(SCHEMAS) > $$@
+
+$(patsubst %.c,$(1)/obj/%.o,$(wildcard src/datapath/*.c)): $(BUILD)/gen/tl_datapath.skel.h
 
 $(1)/obj/%.o: %.c
 	@mkdir -p $$(dir $$@)
@@ -65,9 +79,9 @@ setup:
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_LIB_SRCS := $(LIB_SRCS) $(BUILD)/gen/schema_text.c
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(BUILD)/gen/schema_text.c
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(BUILD)/gen/schema_text.c $(BUILD)/gen/tl_datapath.skel.h
 	@mkdir -p $(dir $@)
-	$(CLANG) -std=gnu11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	$(CLANG) -std=gnu11 -g -O1 -D_GNU_SOURCE -I$(BUILD)/gen -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(FUZZ_LIB_SRCS) $(LIBS)
 
 build-tests: $(BINS) $(ASAN_BINS) $(UNIT_TESTS) $(FUZZ_BINS)

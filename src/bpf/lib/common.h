@@ -1,0 +1,137 @@
+/* Shared pieces of every tulle program: includes, maps, counters and the packet
+ * tuple. Maps are pinned by name, so a restarted agent reuses them (and the
+ * connections they track) instead of starting empty. */
+#ifndef TL_BPF_COMMON_H
+#define TL_BPF_COMMON_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "../include/datapath-t.h"
+
+#define TL_ALWAYS static __always_inline
+
+/* Default sizes; the agent sets the real ones (--map-* options) before loading. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tl_svc_key);
+	__type(value, struct tl_svc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_svc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct tl_slot_key);
+	__type(value, struct tl_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct tl_ct_key);
+	__type(value, struct tl_ct);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tl_affinity_key);
+	__type(value, struct tl_affinity);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_affinity SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tl_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TL_M_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_metrics SEC(".maps");
+
+TL_ALWAYS void count(__u32 what)
+{
+	__u64 *v = bpf_map_lookup_elem(&tl_metrics, &what);
+	if (v)
+		*v += 1;
+}
+
+TL_ALWAYS struct tl_config *config(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&tl_config, &zero);
+}
+
+/* Where the parts of an IPv4 packet are, and its tuple. */
+struct pkt {
+	struct tl_ct_key t;
+	__u32 l4off;     /* offset of the transport header */
+	__u32 csum_off;  /* offset of the transport checksum, 0 if none to fix */
+	__u8 tcp_flags;
+};
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+
+/* Returns 1 for an IPv4 TCP/UDP/SCTP first fragment with its ports, 0 for anything
+ * the datapath passes untouched, -1 for a packet too short for its own headers. */
+TL_ALWAYS int parse(struct __sk_buff *skb, struct pkt *p)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return 0;
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return 0;
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end)
+		return -1;
+	if (ip->ihl < 5)
+		return -1;
+	if (ip->frag_off & bpf_htons(0x1fff))
+		return 0; /* a later fragment has no ports */
+	if (ip->protocol != TL_PROTO_TCP && ip->protocol != TL_PROTO_UDP && ip->protocol != TL_PROTO_SCTP)
+		return 0;
+	__u32 l4off = sizeof(*eth) + ip->ihl * 4;
+	__u8 *l4 = data + l4off;
+	if ((void *)(l4 + 4) > end)
+		return -1;
+	__builtin_memset(p, 0, sizeof(*p));
+	p->t.saddr = ip->saddr;
+	p->t.daddr = ip->daddr;
+	p->t.proto = ip->protocol;
+	p->t.sport = *(__be16 *)l4;
+	p->t.dport = *(__be16 *)(l4 + 2);
+	p->l4off = l4off;
+	if (ip->protocol == TL_PROTO_TCP) {
+		if ((void *)(l4 + 20) > end)
+			return -1;
+		p->tcp_flags = l4[13];
+		p->csum_off = l4off + 16;
+	} else if (ip->protocol == TL_PROTO_UDP) {
+		if ((void *)(l4 + 8) > end)
+			return -1;
+		p->csum_off = l4off + 6;
+	}
+	/* SCTP's CRC32c covers no IP pseudo-header: rewriting addresses needs no fix. */
+	return 1;
+}
+
+#endif
