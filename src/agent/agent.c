@@ -1,5 +1,6 @@
 #define _GNU_SOURCE 1
 #include "agent.h"
+#include "agent_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,7 +55,7 @@ static void on_term(int sig)
 		g->stop = 1;
 }
 
-static int run(const char *const *argv, char **out)
+int agent_run(const char *const *argv, char **out)
 {
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -82,7 +83,7 @@ static int run(const char *const *argv, char **out)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static json_t *api(const char *method, const char *path, json_t *body, const char *ctype, int *code)
+json_t *agent_api(const char *method, const char *path, json_t *body, const char *ctype, int *code)
 {
 	char *err = NULL;
 	int c = 0;
@@ -108,13 +109,13 @@ static void register_node(void)
 
 	now_ts(ts);
 	char *path = xasprintf("/api/v1/nodes/%s", g->node);
-	json_t *cur = api("GET", path, NULL, NULL, &code);
+	json_t *cur = agent_api("GET", path, NULL, NULL, &code);
 	if (code == 404) {
 		json_decref(cur);
 		json_t *n = json_pack("{s:s,s:s,s:{s:s,s:{s:s,s:s}},s:{s:s}}", "apiVersion", "v1", "kind", "Node",
 				      "metadata", "name", g->node, "labels", "kubernetes.io/hostname", g->node,
 				      "tulle.io/cluster", g->cluster, "spec", "podCIDR", g->pod_cidr);
-		cur = api("POST", "/api/v1/nodes", n, NULL, &code);
+		cur = agent_api("POST", "/api/v1/nodes", n, NULL, &code);
 		json_decref(n);
 	}
 	json_t *st = json_pack("{s:s,s:s,s:{s:s},s:{s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:s,s:s,s:s,s:s}],s:{s:s,s:s,s:s}}}",
@@ -128,7 +129,7 @@ static void register_node(void)
 	char *spath = xasprintf("/api/v1/nodes/%s/status", g->node);
 	if (cur && code < 300) {
 		json_object_set(cur, "status", json_object_get(st, "status"));
-		json_decref(api("PUT", spath, cur, NULL, &code));
+		json_decref(agent_api("PUT", spath, cur, NULL, &code));
 	}
 	json_decref(cur);
 	json_decref(st);
@@ -153,11 +154,11 @@ static int setup_vxlan(void)
 	snprintf(addr, sizeof(addr), "%s/32", g->vtep);
 	const char *add[] = { "ip", "link", "add", VXLAN_DEV, "type", "vxlan", "id", "1", "dstport", "4789", "local",
 			      g->node_ip, "dev", "eth0", "nolearning", NULL };
-	run(add, NULL); /* exists already after an agent restart */
+	agent_run(add, NULL); /* exists already after an agent restart */
 	const char *up[] = { "ip", "link", "set", VXLAN_DEV, "mtu", "1450", "up", NULL };
 	const char *ad[] = { "ip", "addr", "replace", addr, "dev", VXLAN_DEV, NULL };
 	const char *show[] = { "ip", "-o", "link", "show", VXLAN_DEV, NULL };
-	if (run(up, NULL) || run(ad, NULL) || run(show, &out)) {
+	if (agent_run(up, NULL) || agent_run(ad, NULL) || agent_run(show, &out)) {
 		free(out);
 		return -1;
 	}
@@ -173,17 +174,15 @@ static void publish_vtep(void)
 	int code;
 	char *path = xasprintf("/api/v1/nodes/%s", g->node);
 	json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "tulle.io/vtep-mac", g->vtep_mac);
-	json_decref(api("PATCH", path, patch, "application/merge-patch+json", &code));
+	json_decref(agent_api("PATCH", path, patch, "application/merge-patch+json", &code));
 	json_decref(patch);
 	free(path);
 }
 
 /* Routes to the other nodes' pod CIDRs: over the overlay (neighbour + forwarding entry
  * for their VTEP, then the route), or straight through their fabric addresses. */
-static void sync_routes(void)
+static void sync_routes(const json_t *list)
 {
-	int code;
-	json_t *list = api("GET", "/api/v1/nodes", NULL, NULL, &code);
 	size_t i;
 	json_t *n;
 
@@ -217,16 +216,15 @@ static void sync_routes(void)
 			const char *neigh[] = { "ip", "neigh", "replace", vtep, "lladdr", mac, "dev", VXLAN_DEV, "nud", "permanent", NULL };
 			const char *fdb[] = { "bridge", "fdb", "replace", mac, "dev", VXLAN_DEV, "dst", ip, "self", "permanent", NULL };
 			const char *route[] = { "ip", "route", "replace", cidr, "via", vtep, "dev", VXLAN_DEV, "onlink", NULL };
-			rc = run(neigh, NULL) | run(fdb, NULL) | run(route, NULL);
+			rc = agent_run(neigh, NULL) | agent_run(fdb, NULL) | agent_run(route, NULL);
 		} else {
 			const char *argv[] = { "ip", "route", "replace", cidr, "via", ip, NULL };
-			rc = run(argv, NULL);
+			rc = agent_run(argv, NULL);
 		}
 		if (rc == 0)
 			json_object_set_new(g->routes, cidr, json_string(how));
 		free(how);
 	}
-	json_decref(list);
 }
 
 static char *cni_conf(void)
@@ -371,7 +369,7 @@ static void report(struct pod *p, bool running)
 	int code;
 	now_ts(ts);
 	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", p->ns, p->name);
-	json_t *cur = api("GET", path, NULL, NULL, &code);
+	json_t *cur = agent_api("GET", path, NULL, NULL, &code);
 	if (!cur || code != 200) {
 		json_decref(cur);
 		free(path);
@@ -386,7 +384,7 @@ static void report(struct pod *p, bool running)
 			       p->restarts, "started", running, "image", "tulle/builtin");
 	json_object_set_new(cur, "status", st);
 	char *spath = xasprintf("%s/status", path);
-	json_decref(api("PUT", spath, cur, NULL, &code));
+	json_decref(agent_api("PUT", spath, cur, NULL, &code));
 	json_decref(cur);
 	free(spath);
 	free(path);
@@ -437,7 +435,7 @@ static void start_pod(struct pod *p, const char *self)
 
 	if (!existed) {
 		const char *add[] = { "ip", "netns", "add", p->netns, NULL };
-		if (run(add, NULL) != 0) {
+		if (agent_run(add, NULL) != 0) {
 			free(nspath);
 			return;
 		}
@@ -457,6 +455,7 @@ static void start_pod(struct pod *p, const char *self)
 	free(nspath);
 	if (!p->ip[0])
 		return;
+	agent_dp_pod(p->uid);
 	p->pid = start_process(p, self);
 	save_pod(p);
 	report(p, true);
@@ -471,7 +470,7 @@ static void stop_pod(struct pod *p)
 	}
 	cni("DEL", p, NULL);
 	const char *del[] = { "ip", "netns", "del", p->netns, NULL };
-	run(del, NULL);
+	agent_run(del, NULL);
 	char *path = xasprintf("%s/pods/%s", g->state, p->uid);
 	char *logp = xasprintf("%s.log", path);
 	unlink(path);
@@ -500,7 +499,7 @@ static void reconcile(const char *self)
 {
 	int code;
 	char *path = xasprintf("/api/v1/pods?fieldSelector=spec.nodeName%%3D%s", g->node);
-	json_t *list = api("GET", path, NULL, NULL, &code);
+	json_t *list = agent_api("GET", path, NULL, NULL, &code);
 	size_t i;
 	json_t *o;
 
@@ -535,8 +534,10 @@ static void reconcile(const char *self)
 					p->pid = rec.pid;
 			}
 			free(sp);
-			if (p->pid > 0)
+			if (p->pid > 0) {
+				agent_dp_pod(p->uid); /* a new agent's programs replace the old ones */
 				report(p, true);
+			}
 			else
 				start_pod(p, self);
 		}
@@ -596,7 +597,8 @@ int agent_main(int argc, char **argv)
 		{ "cluster", required_argument, NULL, 'c' }, { "pod-cidr", required_argument, NULL, 'p' },
 		{ "node-ip", required_argument, NULL, 'i' }, { "state", required_argument, NULL, 'd' },
 		{ "cni", required_argument, NULL, 'b' }, { "netns", required_argument, NULL, 'N' },
-		{ "routing", required_argument, NULL, 'r' },
+		{ "routing", required_argument, NULL, 'r' }, { "service-cidr", required_argument, NULL, 'S' },
+		{ "ct-max", required_argument, NULL, 'C' }, { "svc-max", required_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent a = { .vxlan = true };
@@ -604,7 +606,8 @@ int agent_main(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	const char *server = NULL;
+	const char *server = NULL, *service_cidr = "10.96.0.0/12";
+	uint32_t ct_max = 0, svc_max = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': server = optarg; break;
@@ -614,6 +617,19 @@ int agent_main(int argc, char **argv)
 		case 'i': a.node_ip = optarg; break;
 		case 'd': a.state = optarg; break;
 		case 'b': a.cni = optarg; break;
+		case 'S': service_cidr = optarg; break;
+		case 'C':
+		case 'V': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 16 || v > (1u << 26)) {
+				fprintf(stderr, "agent: --%s takes a number of entries from 16 to %u, not %s\n",
+					c == 'C' ? "ct-max" : "svc-max", 1u << 26, optarg);
+				return 2;
+			}
+			*(c == 'C' ? &ct_max : &svc_max) = (uint32_t)v;
+			break;
+		}
 		case 'r':
 			if (strcmp(optarg, "vxlan") && strcmp(optarg, "native")) {
 				fprintf(stderr, "agent: --routing takes vxlan or native\n");
@@ -654,6 +670,11 @@ int agent_main(int argc, char **argv)
 		fprintf(stderr, "agent %s: cannot set up the VXLAN overlay\n", a.node);
 		return 1;
 	}
+	struct agent_dp_conf dc = { .cluster = a.cluster, .node = a.node, .node_ip = a.node_ip,
+				    .service_cidr = service_cidr, .state = a.state, .vxlan = a.vxlan,
+				    .ct_max = ct_max, .svc_max = svc_max };
+	if (agent_dp_init(&dc) < 0)
+		return 1;
 	unsigned tick = 0;
 	a.routes = json_object();
 	while (!a.stop) {
@@ -662,12 +683,21 @@ int agent_main(int argc, char **argv)
 			if (a.vxlan)
 				publish_vtep();
 		}
-		sync_routes();
+		int code;
+		json_t *nodes = agent_api("GET", "/api/v1/nodes", NULL, NULL, &code);
+		if (nodes && code == 200) {
+			sync_routes(nodes);
+			agent_dp_sync(nodes);
+		}
+		json_decref(nodes);
 		reconcile(self);
 		supervise(self);
+		if (tick % 10 == 5)
+			agent_dp_housekeeping();
 		tick++;
 		usleep(500000);
 	}
+	agent_dp_close();
 	/* Pods keep running across an agent restart; the next agent adopts them. */
 	json_decref(a.routes);
 	client_free(&a.cl);

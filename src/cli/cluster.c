@@ -21,6 +21,8 @@
 #include "cli.h"
 
 #define FABRIC_PREFIX "172.31.0."
+/* LoadBalancer addresses: on the fabric, away from the nodes (.10+) and the outside (.254). */
+#define LB_POOL "172.31.0.128/26"
 
 static char *home(void)
 {
@@ -166,6 +168,11 @@ static int destroy(const char *name, bool quiet)
 		closedir(d);
 	}
 	free(prefix);
+	/* The nodes' pinned datapath maps (programs went with the namespaces' devices). */
+	char *pins = xasprintf("/sys/fs/bpf/tulle/%s", name);
+	RUN(true, "rm", "-rf", pins);
+	rmdir("/sys/fs/bpf/tulle"); /* only when no other cluster uses it */
+	free(pins);
 	RUN(true, "rm", "-rf", dir);
 	char *h = home(), *cur = xasprintf("%s/current", h), *data;
 	size_t len;
@@ -269,7 +276,8 @@ static int create(const char *name, struct spec *sp)
 	/* The API server. */
 	char *sstate = xasprintf("%s/server", dir), *slog = xasprintf("%s/server.log", dir);
 	spawn((const char *const[]){ tulle, "server", "--state", sstate, "--service-cidr",
-				     sp->service_subnet ? sp->service_subnet : "10.96.0.0/12", NULL }, slog, NULL);
+				     sp->service_subnet ? sp->service_subnet : "10.96.0.0/12", "--lb-pool", LB_POOL, NULL },
+	      slog, NULL);
 	char *sock = xasprintf("unix://%s/api.sock", sstate);
 	/* The fabric. */
 	char *fabric = xasprintf("tl-%s-fabric", name);
@@ -300,7 +308,8 @@ static int create(const char *name, struct spec *sp)
 			char *nspath = xasprintf("/var/run/netns/%s", ns);
 			const char *const av[] = { tulle, "agent", "--netns", nspath, "--server", sock, "--node", node,
 						   "--cluster", name, "--pod-cidr", cidr, "--node-ip", ip, "--state", nstate,
-						   "--cni", cni, "--routing", sp->routing, NULL };
+						   "--cni", cni, "--routing", sp->routing, "--service-cidr",
+						   sp->service_subnet ? sp->service_subnet : "10.96.0.0/12", NULL };
 			spawn(av, alog, apid);
 			/* Kept so the agent can be restarted with the same arguments. */
 			struct strbuf cmd;

@@ -50,18 +50,6 @@ static int need_env(const struct cni_env *ev, const char *const *names, struct c
 	return 0;
 }
 
-/* The host side's name: stable per attachment, within IFNAMSIZ. */
-static void host_ifname(const char *id, const char *ifname, char out[16])
-{
-	uint64_t h = 1469598103934665603ull;
-	for (const char *p = id; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	h = (h ^ '/') * 1099511628211ull;
-	for (const char *p = ifname; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	snprintf(out, 16, "tl%011llx", (unsigned long long)(h & 0xfffffffffffull));
-}
-
 static char *mac_of(const char *netns, const char *dev)
 {
 	char *out = NULL;
@@ -137,7 +125,7 @@ static int cmd_add(const struct cni_env *ev, const struct cni_conf *c, struct cn
 	if (link_exists(ev->netns, ev->ifname))
 		return cni_fail(e, CNI_IFACE_EXISTS, "interface already exists",
 				"%s already exists in %s; DEL the attachment first", ev->ifname, ev->netns);
-	host_ifname(ev->container_id, ev->ifname, host);
+	cni_host_ifname(ev->container_id, ev->ifname, host);
 	if (link_exists(NULL, host)) {
 		/* Left by an ADD that died half-way: its container side is gone, so is it. */
 		const char *del[] = { "link", "del", host, NULL };
@@ -197,7 +185,7 @@ static int cmd_del(const struct cni_env *ev, const struct cni_conf *c)
 {
 	char host[16], *recorded = NULL;
 
-	host_ifname(ev->container_id, ev->ifname, host);
+	cni_host_ifname(ev->container_id, ev->ifname, host);
 	ipam_release(c, ev->container_id, ev->ifname, &recorded);
 	const char *del[] = { "link", "del", recorded && *recorded ? recorded : host, NULL };
 	run_ip(NULL, NULL, del); /* absent is fine: DEL is idempotent */
@@ -241,7 +229,7 @@ static int cmd_check(const struct cni_env *ev, const struct cni_conf *c, struct 
 	}
 	free(out);
 	out = NULL;
-	host_ifname(ev->container_id, ev->ifname, host);
+	cni_host_ifname(ev->container_id, ev->ifname, host);
 	const char *hr[] = { "route", "show", want, NULL };
 	if (!link_exists(NULL, host) || run_ip(NULL, &out, hr) != 0 || !strstr(out, host)) {
 		free(out);

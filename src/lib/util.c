@@ -265,3 +265,14 @@ const char *scan_decimal(const char *p)
 	}
 	return digits ? p : NULL;
 }
+
+void cni_host_ifname(const char *id, const char *ifname, char out[16])
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ '/') * 1099511628211ull;
+	for (const char *p = ifname; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	snprintf(out, 16, "tl%011llx", (unsigned long long)(h & 0xfffffffffffull));
+}

@@ -50,4 +50,8 @@ uint64_t now_ns(void);
 /* RFC 3339 UTC timestamp of the wall clock, as Kubernetes writes it. */
 void rfc3339_now(char out[32]);
 
+/* The host side of a pod's veth as tulle-cni names it: stable per (container id,
+ * interface), within IFNAMSIZ, so the agent finds it again after a restart. */
+void cni_host_ifname(const char *container_id, const char *ifname, char out[16]);
+
 #endif

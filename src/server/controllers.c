@@ -4,12 +4,16 @@
  *   date; a changed template (an image, env, `rollout restart`) replaces the pods.
  * - EndpointSlices: one slice per Service with a selector, listing the matching pods
  *   that have an address, ready or not (conditions say which), with the Service's
- *   ports resolved against the pods (named targetPorts included). */
+ *   ports resolved against the pods (named targetPorts included).
+ * - LoadBalancer addresses: a LoadBalancer Service without an ingress address gets the
+ *   first free one of --lb-pool in status.loadBalancer.ingress (as a cloud controller
+ *   or MetalLB does); the nodes' agents announce and serve it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../api/validate.h"
+#include "../lib/cidr.h"
 #include "controllers.h"
 #include "objects.h"
 
@@ -268,6 +272,54 @@ out:
 	json_decref(ports);
 }
 
+static bool has_ingress_ip(const json_t *svc)
+{
+	return json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(json_object_get(svc,
+		"status"), "loadBalancer"), "ingress"), 0), "ip")) != NULL;
+}
+
+static void assign_lb_ips(struct apiserver *s, const json_t *svcs)
+{
+	size_t i;
+	json_t *d;
+	json_t *used = json_object();
+	json_array_foreach(svcs, i, d)
+		if (has_ingress_ip(d))
+			json_object_set_new(used, json_string_value(json_object_get(json_array_get(json_object_get(
+				json_object_get(json_object_get(d, "status"), "loadBalancer"), "ingress"), 0), "ip")),
+				json_true());
+	const struct skind *k = schema_kind_lookup(s->schema, "services");
+	uint64_t size = cidr_size(&s->cfg.lb_pool);
+	json_array_foreach(svcs, i, d) {
+		if (strcmp(json_string_value(json_object_get(json_object_get(d, "spec"), "type")) ?: "", "LoadBalancer") ||
+		    has_ingress_ip(d))
+			continue;
+		/* The network and broadcast addresses of the pool are never handed out. */
+		for (uint64_t n = 1; n + 1 < size; n++) {
+			struct ipaddr ip;
+			char txt[64];
+			cidr_nth(&s->cfg.lb_pool, n, &ip);
+			ip_format(&ip, txt, sizeof(txt));
+			if (json_object_get(used, txt))
+				continue;
+			json_t *copy = json_deep_copy(d);
+			json_t *st = json_object_get(copy, "status");
+			if (!json_is_object(st))
+				json_object_set_new(copy, "status", st = json_object());
+			json_object_set_new(st, "loadBalancer", json_pack("{s:[{s:s,s:s}]}", "ingress", "ip", txt, "ipMode", "VIP"));
+			struct write_result r;
+			if (txn_begin(s) < 0)
+				break;
+			objects_write(s, k, copy, WRITE_UPDATE, PART_STATUS, &r);
+			json_decref(r.body);
+			txn_commit(s);
+			json_object_set_new(used, txt, json_true());
+			break;
+		}
+	}
+	json_decref(used);
+}
+
 void controllers_tick(struct apiserver *s)
 {
 	static int64_t seen = -1;
@@ -290,6 +342,8 @@ void controllers_tick(struct apiserver *s)
 	svcs = json_array();
 	pods = json_array();
 	store_list(s->store, "services", NULL, NULL, NULL, 0, collect, svcs);
+	if (s->cfg.has_lb_pool)
+		assign_lb_ips(s, svcs);
 	json_array_foreach(svcs, i, d) {
 		const char *ns = json_string_value(json_object_get(json_object_get(d, "metadata"), "namespace"));
 		/* Pods are read once per namespace (services come sorted by namespace). */

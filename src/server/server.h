@@ -44,6 +44,8 @@ struct server_config {
 	size_t nlisten;
 	char *token;   /* bearer token for TCP listeners */
 	struct cidr service_cidr;
+	struct cidr lb_pool; /* LoadBalancer ingress addresses; prefix 0 = none configured */
+	bool has_lb_pool;
 	bool durable;
 	int64_t history; /* events kept for watch resumption */
 };

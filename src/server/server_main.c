@@ -72,6 +72,7 @@ static void usage(FILE *f)
 		"  --token-file FILE   bearer token TCP clients must send (default: DIR/token,\n"
 		"                      generated on first start)\n"
 		"  --service-cidr CIDR range for ClusterIPs (default 10.96.0.0/12)\n"
+		"  --lb-pool CIDR     addresses for LoadBalancer Services (none by default: they stay pending)\n"
 		"  --history N         watch events kept for resumption (default 100000)\n"
 		"  --no-fsync          do not fsync every commit (faster; a power cut may lose\n"
 		"                      the last commits)\n");
@@ -111,6 +112,7 @@ int server_main(int argc, char **argv)
 		{ "token-file", required_argument, NULL, 't' },
 		{ "service-cidr", required_argument, NULL, 'c' },
 		{ "history", required_argument, NULL, 'H' },
+		{ "lb-pool", required_argument, NULL, 'L' },
 		{ "no-fsync", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -133,6 +135,15 @@ int server_main(int argc, char **argv)
 		case 't': token_file = optarg; break;
 		case 'c': cidr = optarg; break;
 		case 'H': s->cfg.history = atoll(optarg); break;
+		case 'L':
+			if (cidr_parse(optarg, &s->cfg.lb_pool, false) < 0 || s->cfg.lb_pool.ip.family != 4 ||
+			    s->cfg.lb_pool.prefix > 30) {
+				fprintf(stderr, "tulle server: --lb-pool %s: expected an IPv4 CIDR of /30 or larger "
+					"(e.g. 172.31.0.128/26)\n", optarg);
+				return 2;
+			}
+			s->cfg.has_lb_pool = true;
+			break;
 		case 'F': s->cfg.durable = false; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

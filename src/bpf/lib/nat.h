@@ -79,7 +79,7 @@ TL_ALWAYS int fib_forward(struct __sk_buff *skb, struct pkt *p, __be32 saddr, __
 	struct bpf_fib_lookup fib = {};
 	fib.family = AF_INET;
 	fib.l4_protocol = p->t.proto;
-	fib.tot_len = bpf_ntohs((__u16)(skb->len - ETH_HLEN));
+	/* tot_len 0: the kernel checks the skb itself against the MTU (GSO aware). */
 	fib.ipv4_src = saddr;
 	fib.ipv4_dst = daddr;
 	fib.ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
