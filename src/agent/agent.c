@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,7 +33,7 @@ struct pod {
 struct agent {
 	json_t *routes; /* pod CIDR -> how it is reached, as installed */
 	struct client cl;
-	const char *node, *cluster, *pod_cidr, *node_ip, *state, *cni;
+	const char *node, *cluster, *pod_cidr, *node_ip, *state, *cni, *server, *cluster_dns, *domain;
 	bool vxlan;     /* overlay (default) or native routing over the fabric */
 	int mtu;
 	char vtep[64], vtep_mac[32];
@@ -231,8 +232,8 @@ static char *cni_conf(void)
 {
 	/* Overlay pods leave room for the 50 bytes of VXLAN encapsulation. */
 	return xasprintf("{\"cniVersion\":\"1.1.0\",\"name\":\"tulle\",\"type\":\"tulle-cni\",\"mtu\":%d,"
-			 "\"ipam\":{\"subnet\":\"%s\",\"dataDir\":\"%s/cni\"},\"dns\":{\"nameservers\":[\"10.96.0.10\"]}}",
-			 g->vxlan ? 1450 : 1500, g->pod_cidr, g->state);
+			 "\"ipam\":{\"subnet\":\"%s\",\"dataDir\":\"%s/cni\"},\"dns\":{\"nameservers\":[\"%s\"]}}",
+			 g->vxlan ? 1450 : 1500, g->pod_cidr, g->state, g->cluster_dns);
 }
 
 static int cni(const char *cmd, struct pod *p, char **out)
@@ -296,6 +297,16 @@ static char **argv_for(const json_t *spec, const char *self)
 	if (json_array_size(ports))
 		port = (int)json_integer_value(json_object_get(json_array_get(ports, 0), "containerPort"));
 	v[n++] = xstrdup(self);
+	if (strstr(image, "tulle/dns") || strstr(image, "coredns")) {
+		/* The cluster DNS server, reading the API this agent uses. */
+		v[n++] = xstrdup("dns");
+		v[n++] = xstrdup("--server");
+		v[n++] = xstrdup(g->server);
+		v[n++] = xstrdup("--domain");
+		v[n++] = xstrdup(g->domain);
+		json_array_foreach(args, i, x) if (n < 60) v[n++] = xstrdup(json_string_value(x));
+		return v;
+	}
 	v[n++] = xstrdup("workload");
 	if (strstr(image, "curl") || strstr(image, "busybox") || strstr(image, "alpine"))
 		v[n++] = xstrdup("idle");
@@ -323,8 +334,50 @@ static char **argv_for(const json_t *spec, const char *self)
 	return v;
 }
 
+/* The pod's /etc/resolv.conf, by its dnsPolicy, as the kubelet writes it: ClusterFirst
+ * (the default) points at the cluster DNS with the namespace's search path and
+ * ndots:5; Default keeps the node's; None uses dnsConfig alone (which the other
+ * policies add to). Returns the file's path, or NULL to keep the node's. */
+static char *write_resolv(const struct pod *p)
+{
+	const char *policy = json_string_value(json_object_get(p->spec, "dnsPolicy")) ?: "ClusterFirst";
+	json_t *cfg = json_object_get(p->spec, "dnsConfig");
+	if (!strcmp(policy, "Default") && !cfg)
+		return NULL;
+	struct strbuf sb;
+	size_t i;
+	json_t *x;
+	sb_init(&sb);
+	bool cluster = strncmp(policy, "ClusterFirst", 12) == 0;
+	if (cluster)
+		sb_printf(&sb, "nameserver %s\n", g->cluster_dns);
+	json_array_foreach(json_object_get(cfg, "nameservers"), i, x)
+		sb_printf(&sb, "nameserver %s\n", json_string_value(x) ?: "");
+	sb_printf(&sb, "search");
+	if (cluster)
+		sb_printf(&sb, " %s.svc.%s svc.%s %s", p->ns, g->domain, g->domain, g->domain);
+	json_array_foreach(json_object_get(cfg, "searches"), i, x)
+		sb_printf(&sb, " %s", json_string_value(x) ?: "");
+	sb_printf(&sb, "\noptions");
+	bool ndots = false;
+	json_array_foreach(json_object_get(cfg, "options"), i, x) {
+		const char *name = json_string_value(json_object_get(x, "name")) ?: "";
+		const char *val = json_string_value(json_object_get(x, "value"));
+		ndots |= !strcmp(name, "ndots");
+		sb_printf(&sb, " %s%s%s", name, val ? ":" : "", val ? val : "");
+	}
+	if (cluster && !ndots)
+		sb_printf(&sb, " ndots:5");
+	sb_printf(&sb, "\n");
+	char *path = xasprintf("%s/pods/%s.resolv.conf", g->state, p->uid);
+	write_file_atomic(path, sb.buf, sb.len, 0644);
+	sb_free(&sb);
+	return path;
+}
+
 static pid_t start_process(struct pod *p, const char *self)
 {
+	char *resolv = write_resolv(p);
 	char **argv = argv_for(p->spec, self);
 	char *nspath = xasprintf("/var/run/netns/%s", p->netns);
 	char *logp = xasprintf("%s/pods/%s.log", g->state, p->uid);
@@ -337,6 +390,10 @@ static pid_t start_process(struct pod *p, const char *self)
 		/* Its own UTS namespace: the pod's hostname is its name, as in Kubernetes. */
 		if (unshare(CLONE_NEWUTS) == 0)
 			sethostname(p->name, strlen(p->name));
+		/* Its own mount namespace, a slave of the node's (it still sees the host's
+		 * files and sockets), where /etc/resolv.conf is the pod's. */
+		if (resolv && unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == 0)
+			mount(resolv, "/etc/resolv.conf", NULL, MS_BIND, NULL);
 		setsid();
 		int lf = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (lf >= 0) {
@@ -360,6 +417,7 @@ static pid_t start_process(struct pod *p, const char *self)
 	free(argv);
 	free(nspath);
 	free(logp);
+	free(resolv);
 	return pid;
 }
 
@@ -472,9 +530,11 @@ static void stop_pod(struct pod *p)
 	const char *del[] = { "ip", "netns", "del", p->netns, NULL };
 	agent_run(del, NULL);
 	char *path = xasprintf("%s/pods/%s", g->state, p->uid);
-	char *logp = xasprintf("%s.log", path);
+	char *logp = xasprintf("%s.log", path), *resolv = xasprintf("%s.resolv.conf", path);
 	unlink(path);
 	unlink(logp);
+	unlink(resolv);
+	free(resolv);
 	free(logp);
 	free(path);
 }
@@ -599,9 +659,10 @@ int agent_main(int argc, char **argv)
 		{ "cni", required_argument, NULL, 'b' }, { "netns", required_argument, NULL, 'N' },
 		{ "routing", required_argument, NULL, 'r' }, { "service-cidr", required_argument, NULL, 'S' },
 		{ "ct-max", required_argument, NULL, 'C' }, { "svc-max", required_argument, NULL, 'V' },
+		{ "cluster-dns", required_argument, NULL, 'D' }, { "cluster-domain", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct agent a = { .vxlan = true };
+	struct agent a = { .vxlan = true, .cluster_dns = "10.96.0.10", .domain = "cluster.local" };
 	char *err, self[4096];
 	int c;
 
@@ -618,6 +679,8 @@ int agent_main(int argc, char **argv)
 		case 'd': a.state = optarg; break;
 		case 'b': a.cni = optarg; break;
 		case 'S': service_cidr = optarg; break;
+		case 'D': a.cluster_dns = optarg; break;
+		case 'M': a.domain = optarg; break;
 		case 'C':
 		case 'V': {
 			char *end;
@@ -655,6 +718,7 @@ int agent_main(int argc, char **argv)
 		fprintf(stderr, "usage: tulle agent --server URL --node NAME --cluster NAME --pod-cidr CIDR --node-ip IP --state DIR --cni PATH\n");
 		return 2;
 	}
+	a.server = server;
 	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[sl > 0 ? sl : 0] = 0;
 	if (client_init(&a.cl, server, NULL, &err) < 0) {

@@ -113,6 +113,54 @@ static void kill_pidfile(const char *path)
 }
 
 /* Removes every trace of a cluster: processes, namespaces, state. */
+/* The cluster DNS add-on, as kind installs CoreDNS: a Deployment of two replicas in
+ * kube-system behind the kube-dns Service at the fixed address. Waits until it answers
+ * (both endpoints ready). */
+static int install_dns(const struct common_opts *o, const char *ip)
+{
+	struct client cl;
+	char *err = NULL;
+	int code = 0, rc = -1;
+	json_t *labels = json_pack("{s:s}", "k8s-app", "kube-dns");
+	json_t *dep = json_pack("{s:s,s:s,s:{s:s,s:s,s:O},s:{s:i,s:{s:O},s:{s:{s:O},s:{s:s,s:[{s:s,s:s,s:[{s:s,s:i,s:s},{s:s,s:i,s:s}]}]}}}}",
+				"apiVersion", "apps/v1", "kind", "Deployment", "metadata", "name", "coredns", "namespace",
+				"kube-system", "labels", labels, "spec", "replicas", 2, "selector", "matchLabels", labels,
+				"template", "metadata", "labels", labels, "spec", "dnsPolicy", "Default", "containers", "name",
+				"coredns", "image", "tulle/dns:builtin", "ports", "name", "dns", "containerPort", 53, "protocol",
+				"UDP", "name", "dns-tcp", "containerPort", 53, "protocol", "TCP");
+	json_t *svc = json_pack("{s:s,s:s,s:{s:s,s:s,s:O},s:{s:O,s:s,s:[{s:s,s:i,s:i,s:s},{s:s,s:i,s:i,s:s}]}}",
+				"apiVersion", "v1", "kind", "Service", "metadata", "name", "kube-dns", "namespace", "kube-system",
+				"labels", labels, "spec", "selector", labels, "clusterIP", ip, "ports", "name", "dns", "port", 53,
+				"targetPort", 53, "protocol", "UDP", "name", "dns-tcp", "port", 53, "targetPort", 53, "protocol", "TCP");
+	json_t *req = json_pack("{s:[o,o],s:b,s:s}", "items", dep, svc, "dryRun", 0, "fieldValidation", "Strict");
+	if (cli_connect(&cl, o) < 0)
+		goto out;
+	json_t *resp = client_json(&cl, "POST", "/tulle/v1/apply", req, NULL, &code, &err);
+	if (!resp || code != 200) {
+		fprintf(stderr, "error: %s\n", err ? err : json_string_value(json_object_get(resp, "message")) ?: "?");
+		json_decref(resp);
+		client_free(&cl);
+		goto out;
+	}
+	json_decref(resp);
+	for (int t = 0; t < 100 && rc < 0; t++) {
+		usleep(200000);
+		json_t *l = client_json(&cl, "GET", "/apis/apps/v1/namespaces/kube-system/deployments/coredns", NULL, NULL,
+					&code, &err);
+		free(err);
+		err = NULL;
+		if (json_integer_value(json_object_get(json_object_get(l, "status"), "readyReplicas")) >= 2)
+			rc = 0;
+		json_decref(l);
+	}
+	client_free(&cl);
+out:
+	free(err);
+	json_decref(req);
+	json_decref(labels);
+	return rc;
+}
+
 static int destroy(const char *name, bool quiet)
 {
 	char *dir = cluster_dir(name);
@@ -251,13 +299,23 @@ static int create(const char *name, struct spec *sp)
 	char bin[4096];
 	char *dir = cluster_dir(name);
 	struct stat st;
-	struct cidr pods;
+	struct cidr pods, svcs;
+	char dns_ip[64];
 
 	if (stat(dir, &st) == 0) {
 		fprintf(stderr, "error: cluster \"%s\" already exists (%s); delete it first: tulle cluster delete --name %s\n", name, dir, name);
 		free(dir);
 		return 1;
 	}
+	/* The cluster DNS address is the service range's tenth, as kubeadm and kind do. */
+	struct ipaddr dip;
+	if (cidr_parse(sp->service_subnet ? sp->service_subnet : "10.96.0.0/12", &svcs, false) < 0 ||
+	    svcs.ip.family != 4 || svcs.prefix > 28 || cidr_nth(&svcs, 10, &dip) < 0) {
+		fprintf(stderr, "error: serviceSubnet must be an IPv4 /28 or larger\n");
+		free(dir);
+		return 1;
+	}
+	ip_format(&dip, dns_ip, sizeof(dns_ip));
 	if (cidr_parse(sp->pod_subnet ? sp->pod_subnet : "10.244.0.0/16", &pods, false) < 0 || pods.prefix > 16) {
 		fprintf(stderr, "error: podSubnet must be an IPv4 /16 or larger\n");
 		free(dir);
@@ -309,7 +367,8 @@ static int create(const char *name, struct spec *sp)
 			const char *const av[] = { tulle, "agent", "--netns", nspath, "--server", sock, "--node", node,
 						   "--cluster", name, "--pod-cidr", cidr, "--node-ip", ip, "--state", nstate,
 						   "--cni", cni, "--routing", sp->routing, "--service-cidr",
-						   sp->service_subnet ? sp->service_subnet : "10.96.0.0/12", NULL };
+						   sp->service_subnet ? sp->service_subnet : "10.96.0.0/12", "--cluster-dns",
+						   dns_ip, NULL };
 			spawn(av, alog, apid);
 			/* Kept so the agent can be restarted with the same arguments. */
 			struct strbuf cmd;
@@ -362,6 +421,12 @@ static int create(const char *name, struct spec *sp)
 		destroy(name, true);
 		return 1;
 	}
+	if (install_dns(&o, dns_ip) < 0) {
+		fprintf(stderr, "error: the cluster DNS did not start (logs in %s); removing the cluster\n", dir);
+		destroy(name, true);
+		return 1;
+	}
+	printf(" ✓ DNS at %s (kube-system/kube-dns, cluster.local)\n", dns_ip);
 	char *cur = xasprintf("%s/current", h);
 	write_file_atomic(cur, dir, strlen(dir), 0644);
 	printf(" ✓ %d nodes Ready (fabric " FABRIC_PREFIX "0/24, pods %s, %s routing)\n", sp->nodes,

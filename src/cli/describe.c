@@ -76,7 +76,8 @@ static void outline(const json_t *v, int ind, bool titles)
 	}
 }
 
-static void map_lines(const char *label, const json_t *m)
+/* Labels print as key=value, annotations as key: value, as kubectl describe does. */
+static void map_lines(const char *label, const json_t *m, const char *sep)
 {
 	const char *k;
 	json_t *v;
@@ -84,7 +85,7 @@ static void map_lines(const char *label, const json_t *m)
 
 	printf("%-13s", label);
 	json_object_foreach((json_t *)m, k, v) {
-		printf("%s%s=%s\n", first ? "" : "             ", k, json_string_value(v));
+		printf("%s%s%s%s\n", first ? "" : "             ", k, sep, json_string_value(v));
 		first = false;
 	}
 	if (first)
@@ -100,8 +101,8 @@ static void describe(const json_t *obj)
 	printf("%-13s%s\n", "Name:", json_string_value(json_object_get(md, "name")));
 	if (json_object_get(md, "namespace"))
 		printf("%-13s%s\n", "Namespace:", json_string_value(json_object_get(md, "namespace")));
-	map_lines("Labels:", json_object_get(md, "labels"));
-	map_lines("Annotations:", json_object_get(md, "annotations"));
+	map_lines("Labels:", json_object_get(md, "labels"), "=");
+	map_lines("Annotations:", json_object_get(md, "annotations"), ": ");
 	printf("%-13s%s\n", "API Version:", json_string_value(json_object_get(obj, "apiVersion")));
 	printf("%-13s%s\n", "Kind:", json_string_value(json_object_get(obj, "kind")));
 	printf("Metadata:\n");

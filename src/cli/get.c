@@ -117,6 +117,7 @@ static void print_objects(const struct skind *k, const struct get_opts *o, json_
 		json_array_foreach(items, i, obj)
 			printf("%s/%s\n", ref, json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")));
 		free(ref);
+		*first_block = false;
 		return;
 	}
 	char *cells[32];

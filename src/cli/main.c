@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../agent/agent.h"
+#include "../dns/dns.h"
 #include "../server/server_main.h"
 #include "cli.h"
 
@@ -34,6 +35,7 @@ static const struct {
 	{ "patch", cmd_patch, "Apply a JSON merge patch" },
 	{ "server", server_main, "Run the API server" },
 	{ "agent", agent_main, "Run a node agent (started by tulle cluster create)" },
+	{ "dns", dns_main, "Run the cluster DNS server (what the kube-dns Service's pods run)" },
 	{ "workload", workload_main, "Run a built-in workload (what pods' images map to)" },
 	{ "version", cmd_version, "Print the version" },
 	{ "help", cmd_help, "Show this help" },

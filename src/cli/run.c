@@ -108,11 +108,12 @@ static int exec_in(const char *cluster, const json_t *pod, char **argv, bool rep
 		while (argv[n])
 			n++;
 		const char **av = xcalloc(n + 8, sizeof(char *));
-		const char *pre[] = { "nsenter", "--target", target, "--net", "--uts", "--" };
-		for (size_t i = 0; i < 6; i++)
+		/* Its mount namespace too: the pod's /etc/resolv.conf. */
+		const char *pre[] = { "nsenter", "--target", target, "--net", "--uts", "--mount", "--" };
+		for (size_t i = 0; i < 7; i++)
 			av[i] = pre[i];
 		for (size_t i = 0; i < n; i++)
-			av[6 + i] = argv[i];
+			av[7 + i] = argv[i];
 		if (replace) {
 			execvp("nsenter", (char *const *)av);
 			/* fall back to the network namespace alone */
