@@ -11,11 +11,12 @@ PACKAGES=(
   libbpf-dev libelf-dev zlib1g-dev bpftool  # eBPF datapath
   iproute2 iputils-ping procps psmisc       # network namespaces, tests
   curl sqlite3 ca-certificates python3      # tests drive the API with curl, read JSON with python3
+  bind9-dnsutils wrk                        # real clients: dig for DNS, wrk for load through services
 )
 
 # `setup.sh bench` adds the peers the benchmarks compare against.
 if [ "${1:-}" = bench ]; then
-  PACKAGES+=(etcd-server iperf3)
+  PACKAGES+=(etcd-server iperf3 iptables)
 fi
 
 missing=()

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,12 +77,26 @@ static int size_map(struct bpf_map *m, const char *pin_dir, uint32_t want, char 
 	return want ? bpf_map__set_max_entries(m, want) : 0;
 }
 
+/* libbpf's own messages, minus the one every attach to an existing clsact qdisc
+ * produces (we create it when missing and expect EEXIST otherwise). */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	char buf[1024];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (strstr(buf, "Exclusivity flag on"))
+		return 0;
+	return fputs(buf, stderr);
+}
+
 int dp_open(struct datapath **out, const struct dp_opts *o, char **err)
 {
 	struct datapath *dp = xcalloc(1, sizeof(*dp));
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
 
 	*err = NULL;
+	libbpf_set_print(libbpf_log);
 	if (o->pin_dir) {
 		if (ensure_bpffs(err) < 0)
 			goto fail;
