@@ -167,7 +167,8 @@ void dp_plan_build(struct dp_plan *p, const json_t *services, const json_t *slic
 				continue;
 			struct ep *eps;
 			size_t ne = endpoints(slices, ns, name, S(port, "name") ?: "", proto, &eps);
-			qsort(eps, ne, sizeof(*eps), ep_cmp);
+			if (ne)
+				qsort(eps, ne, sizeof(*eps), ep_cmp);
 			/* ClusterIPs (none for a headless service). */
 			size_t c;
 			json_t *cip;

@@ -194,6 +194,26 @@ settle
 check "hairpin: a pod reaches itself through its service" \
   bash -c "'$TULLE' exec $SOLO -- curl -s -m 3 http://solo/ | grep -q '^pod=$SOLO '"
 
+# A backend deleted under an open keep-alive connection: the connection ends (reset or
+# closed), it does not hang.
+ended=$(t exec client -- python3 -c '
+import socket, time, sys
+s = socket.create_connection(("solo", 80), timeout=15)
+s.sendall(b"GET / HTTP/1.1\r\nHost: solo\r\n\r\n"); first = s.recv(4096)
+s.sendall(b"GET / HTTP/1.1\r\nHost: solo\r\n\r\n"); second = s.recv(4096)
+print("keepalive" if first.startswith(b"HTTP/1.1 200") and second.startswith(b"HTTP/1.1 200") else "no-keepalive", end=" ")
+time.sleep(4)
+start = time.time()
+try:
+    s.sendall(b"GET / HTTP/1.1\r\nHost: solo\r\n\r\n")
+    r = s.recv(4096)
+    print("closed" if not r else "answered", round(time.time() - start))
+except (ConnectionResetError, BrokenPipeError): print("reset", round(time.time() - start))
+except socket.timeout: print("hung")
+' 2>"$WORK/ka.err" & sleep 1.5; t delete pod "$SOLO" >/dev/null; wait)
+check "a backend deleted under an open connection ends it (reset or closed: '$ended'), no hang" \
+  bash -c "[[ '$ended' == 'keepalive reset'* || '$ended' == 'keepalive closed'* ]]"
+
 # A backend that goes away leaves at once.
 victim=$(t get pods -l app=web -o name | head -1); victim=${victim#pod/}
 t delete pod "$victim" >/dev/null
