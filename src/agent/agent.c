@@ -27,6 +27,8 @@ struct pod {
 	pid_t pid;
 	int restarts;
 	bool seen;
+	bool done;     /* exited and not to be restarted (restartPolicy Never / OnFailure) */
+	int exit_code; /* when done; -1: unknown (the process was not our child) */
 	json_t *spec;
 };
 
@@ -448,6 +450,54 @@ static void report(struct pod *p, bool running)
 	free(path);
 }
 
+/* A finished pod (restartPolicy Never, or OnFailure after success): phase Succeeded or
+ * Failed, its container terminated with the exit code, as the kubelet reports it. */
+static void report_terminated(struct pod *p)
+{
+	int code;
+	char ts[32];
+	now_ts(ts);
+	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", p->ns, p->name);
+	json_t *cur = agent_api("GET", path, NULL, NULL, &code);
+	if (!cur || code != 200) {
+		json_decref(cur);
+		free(path);
+		return;
+	}
+	const char *cname = json_string_value(json_object_get(json_array_get(json_object_get(p->spec, "containers"), 0), "name"));
+	bool ok = p->exit_code == 0;
+	const char *reason = p->exit_code < 0 ? "ContainerStatusUnknown" : ok ? "Completed" : "Error";
+	json_t *st = json_pack("{s:s,s:s,s:s,s:[{s:s}],s:[{s:s,s:s,s:s}],s:[{s:s,s:b,s:i,s:b,s:s,s:{s:{s:i,s:s,s:s}}}]}",
+			       "phase", ok ? "Succeeded" : "Failed", "hostIP", g->node_ip, "podIP", p->ip, "podIPs", "ip",
+			       p->ip, "conditions", "type", "Ready", "status", "False", "reason", "PodCompleted",
+			       "containerStatuses", "name", cname ? cname : "main", "ready", 0, "restartCount", p->restarts,
+			       "started", 0, "image", "tulle/builtin", "state", "terminated", "exitCode",
+			       p->exit_code < 0 ? 137 : p->exit_code, "reason", reason, "finishedAt", ts);
+	if (!st) {
+		fprintf(stderr, "agent %s: cannot build the status of %s/%s\n", g->node, p->ns, p->name);
+		json_decref(cur);
+		free(path);
+		return;
+	}
+	json_object_set_new(cur, "status", st);
+	char *spath = xasprintf("%s/status", path);
+	json_decref(agent_api("PUT", spath, cur, NULL, &code));
+	json_decref(cur);
+	free(spath);
+	free(path);
+}
+
+/* Whether a pod whose process exited with code (-1: unknown) starts again. */
+static bool restarts(const struct pod *p, int code)
+{
+	const char *rp = json_string_value(json_object_get(p->spec, "restartPolicy")) ?: "Always";
+	if (!strcmp(rp, "Never"))
+		return false;
+	if (!strcmp(rp, "OnFailure"))
+		return code != 0;
+	return true;
+}
+
 int agent_read_record(const char *path, struct pod_record *r)
 {
 	char *data;
@@ -594,12 +644,15 @@ static void reconcile(const char *self)
 					p->pid = rec.pid;
 			}
 			free(sp);
-			if (p->pid > 0) {
+			const char *phase = json_string_value(json_object_get(json_object_get(o, "status"), "phase")) ?: "";
+			if (p->pid <= 0 && p->ip[0] && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
+				p->done = true; /* it ran to completion under an earlier agent */
+			} else if (p->pid > 0) {
 				agent_dp_pod(p->uid); /* a new agent's programs replace the old ones */
 				report(p, true);
-			}
-			else
+			} else {
 				start_pod(p, self);
+			}
 		}
 		p->seen = true;
 	}
@@ -630,19 +683,35 @@ static void supervise(const char *self)
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 		for (size_t k = 0; k < g->npods; k++)
 			if (g->pods[k].pid == pid) {
+				struct pod *p = &g->pods[k];
+				int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 				kill(-pid, SIGKILL);
-				g->pods[k].pid = 0;
-				g->pods[k].restarts++;
+				p->pid = 0;
+				if (!restarts(p, code)) {
+					p->done = true;
+					p->exit_code = code;
+					save_pod(p);
+					report_terminated(p);
+				} else {
+					p->restarts++;
+				}
 			}
 	for (size_t k = 0; k < g->npods; k++) {
 		struct pod *p = &g->pods[k];
 		if (p->ip[0] && p->pid > 0 && kill(p->pid, 0) < 0) {
-			/* An adopted process (not our child) that died. */
+			/* An adopted process (not our child) that died: its exit code is lost. */
 			kill(-p->pid, SIGKILL);
 			p->pid = 0;
-			p->restarts++;
+			if (!restarts(p, -1)) {
+				p->done = true;
+				p->exit_code = -1;
+				save_pod(p);
+				report_terminated(p);
+			} else {
+				p->restarts++;
+			}
 		}
-		if (p->ip[0] && p->pid == 0) {
+		if (p->ip[0] && p->pid == 0 && !p->done) {
 			p->pid = start_process(p, self);
 			save_pod(p);
 			report(p, true);

@@ -116,7 +116,7 @@ static void kill_pidfile(const char *path)
 /* The cluster DNS add-on, as kind installs CoreDNS: a Deployment of two replicas in
  * kube-system behind the kube-dns Service at the fixed address. Waits until it answers
  * (both endpoints ready). */
-static int install_dns(const struct common_opts *o, const char *ip)
+static int install_dns(const struct common_opts *o, const char *ip, const char *upstream)
 {
 	struct client cl;
 	char *err = NULL;
@@ -132,6 +132,9 @@ static int install_dns(const struct common_opts *o, const char *ip)
 				"apiVersion", "v1", "kind", "Service", "metadata", "name", "kube-dns", "namespace", "kube-system",
 				"labels", labels, "spec", "selector", labels, "clusterIP", ip, "ports", "name", "dns", "port", 53,
 				"targetPort", 53, "protocol", "UDP", "name", "dns-tcp", "port", 53, "targetPort", 53, "protocol", "TCP");
+	if (upstream)
+		json_object_set_new(json_array_get(json_object_get(json_object_get(json_object_get(json_object_get(dep, "spec"),
+			"template"), "spec"), "containers"), 0), "args", json_pack("[s,s]", "--upstream", upstream));
 	json_t *req = json_pack("{s:[o,o],s:b,s:s}", "items", dep, svc, "dryRun", 0, "fieldValidation", "Strict");
 	if (cli_connect(&cl, o) < 0)
 		goto out;
@@ -243,6 +246,7 @@ struct spec {
 	char *pod_subnet; /* "10.244.0.0/16" */
 	const char *routing; /* "vxlan" (default) or "native" */
 	char *service_subnet;
+	const char *dns_upstream; /* IP[:PORT] the cluster DNS forwards other names to */
 };
 
 /* kind's Cluster config: nodes with roles, networking.podSubnet. */
@@ -421,12 +425,13 @@ static int create(const char *name, struct spec *sp)
 		destroy(name, true);
 		return 1;
 	}
-	if (install_dns(&o, dns_ip) < 0) {
+	if (install_dns(&o, dns_ip, sp->dns_upstream) < 0) {
 		fprintf(stderr, "error: the cluster DNS did not start (logs in %s); removing the cluster\n", dir);
 		destroy(name, true);
 		return 1;
 	}
-	printf(" ✓ DNS at %s (kube-system/kube-dns, cluster.local)\n", dns_ip);
+	printf(" ✓ DNS at %s (kube-system/kube-dns, cluster.local%s%s)\n", dns_ip,
+	       sp->dns_upstream ? ", other names to " : "", sp->dns_upstream ? sp->dns_upstream : "");
 	char *cur = xasprintf("%s/current", h);
 	write_file_atomic(cur, dir, strlen(dir), 0644);
 	printf(" ✓ %d nodes Ready (fabric " FABRIC_PREFIX "0/24, pods %s, %s routing)\n", sp->nodes,
@@ -536,11 +541,11 @@ int cmd_cluster(int argc, char **argv)
 		{ "name", required_argument, NULL, 'N' }, { "nodes", required_argument, NULL, 'n' },
 		{ "config", required_argument, NULL, 'c' }, { "node", required_argument, NULL, 'o' },
 		{ "outside", no_argument, NULL, 'O' }, { "routing", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
+		{ "dns-upstream", required_argument, NULL, 'u' }, { NULL, 0, NULL, 0 },
 	};
 	const char *verb = argc > 1 ? argv[1] : "";
 	const char *name = "tulle", *config = NULL, *node = NULL;
-	struct spec sp = { 3, NULL, "vxlan", NULL };
+	struct spec sp = { 3, NULL, "vxlan", NULL, NULL };
 	bool outside = false;
 	int c;
 
@@ -552,6 +557,7 @@ int cmd_cluster(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 'o': node = optarg; break;
 		case 'O': outside = true; break;
+		case 'u': sp.dns_upstream = optarg; break;
 		case 'r':
 			if (strcmp(optarg, "vxlan") && strcmp(optarg, "native")) {
 				fprintf(stderr, "error: --routing takes vxlan (default) or native\n");
@@ -600,6 +606,7 @@ int cmd_cluster(int argc, char **argv)
 		}
 		return cexec(name, node, outside, argv + optind);
 	}
-	fprintf(stderr, "usage: tulle cluster create [--name N] [--nodes N | --config FILE] | delete [--name N] | list | exec ...\n");
+	fprintf(stderr, "usage: tulle cluster create [--name N] [--nodes N | --config FILE] [--routing vxlan|native] "
+		"[--dns-upstream IP[:PORT]] | delete [--name N] | list | exec ...\n");
 	return 2;
 }

@@ -104,7 +104,7 @@ t delete pod web3 >/dev/null
 for _ in $(seq 1 40); do ip netns list | grep -q "^tl-$C-p${uid:0:8}" || break; sleep 0.25; done
 # Records are the files named by a pod's uid alone (logs and resolv.conf have suffixes);
 # the DNS add-on's pods live in kube-system.
-left=$(find "$TULLE_HOME/clusters/$C/nodes" -path '*/pods/*' -type f ! -name '*.*' -exec sed -n 1p {} + | grep -cx default)
+left=$(find "$TULLE_HOME/clusters/$C/nodes" -path '*/pods/*' -type f ! -name '*.*' -exec head -qn1 {} + | grep -cx default)
 check "deleting a pod removes its namespace and record" test "$left" = 7
 
 podpids=$(for f in $(find "$TULLE_HOME/clusters/$C/nodes" -path '*/pods/*' -type f ! -name '*.*'); do sed -n 5p "$f"; done)
