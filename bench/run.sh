@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 bash scripts/setup.sh bench
-make -s "$BUILD/bench/api_bench" "$BUILD/bench/policy_bench" "$BUILD/bin/tulle"
+make -s "$BUILD/bench/api_bench" "$BUILD/bench/policy_bench" "$BUILD/bench/svc_maps" "$BUILD/bin/tulle"
 
 W=$(mktemp -d /tmp/tulle-bench.XXXXXX)
 pids=()
@@ -39,3 +39,7 @@ echo "== policy engine: 10,000 policies over 5,000 pods in 200 namespaces"
 echo
 echo "== pod networking vs bare veth, bridge and VXLAN"
 TULLE="$BUILD/bin/tulle" bash bench/net_bench.sh
+
+echo
+echo "== service load balancing vs a kube-proxy iptables chain (1 to 20,000 services)"
+BUILD="$BUILD" bash bench/svc_bench.sh

@@ -124,8 +124,9 @@ int dp_open(struct datapath **out, const struct dp_opts *o, char **err)
 		goto fail;
 	int rc = tl_datapath__load(s);
 	if (rc) {
-		*err = xasprintf("cannot load the datapath programs: %s (the kernel's verifier log is above)",
-				 strerror(-rc));
+		*err = xasprintf("cannot load the datapath programs: %s (libbpf's messages above say why: the "
+				 "verifier's log, or a map pinned in %s by a build with another layout; removing that "
+				 "directory loses its connections' state)", strerror(-rc), o->pin_dir ? o->pin_dir : "-");
 		goto fail;
 	}
 	struct tl_config cfg = { .node_ip = o->node_ip, .hairpin_ip = htonl(TL_HAIRPIN_IP_HOST) };

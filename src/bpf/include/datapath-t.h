@@ -67,10 +67,9 @@ struct tl_ct {
 	__be32 saddr, daddr;
 	__be16 sport, dport;
 	__u32 flags;
-	__u64 last_seen; /* bpf_ktime_get_ns */
+	__u64 last_seen; /* bpf_ktime_get_ns, to the second */
 	__u32 svc_id;
 	__u32 pad;
-	__u64 packets, bytes;
 };
 
 struct tl_affinity_key {

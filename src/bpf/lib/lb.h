@@ -35,10 +35,12 @@ TL_ALWAYS int ct_apply(struct __sk_buff *skb, struct pkt *p, struct lb_result *r
 	if (!ct)
 		return TL_VERDICT_PASS;
 	count(TL_M_CT_HIT);
-	ct->last_seen = bpf_ktime_get_ns();
-	__sync_fetch_and_add(&ct->packets, 1);
-	__sync_fetch_and_add(&ct->bytes, skb->len);
-	if (p->tcp_flags & (TCP_FIN | TCP_RST))
+	/* Entries are shared by every CPU the connection's packets hit: write them as
+	 * rarely as GC allows (last_seen to the second), never per packet. */
+	__u64 now = bpf_ktime_get_ns();
+	if (now - ct->last_seen > NSEC)
+		ct->last_seen = now;
+	if ((p->tcp_flags & (TCP_FIN | TCP_RST)) && !(ct->flags & TL_CT_F_FIN))
 		ct->flags |= TL_CT_F_FIN;
 	res->flags = ct->flags;
 	res->saddr = ct->saddr;
