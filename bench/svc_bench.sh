@@ -115,7 +115,7 @@ measure_conn() { # PEER N
   teardown
 }
 
-make -s "$BUILD/bench/svc_maps" "$BUILD/bin/tulle" || exit 1
+make -s "$BUILD/bench/svc_maps" "$BUILD/bench/dp_prog_bench" "$BUILD/bin/tulle" || exit 1
 printf '%-9s %-8s %10s %9s %9s %7s\n' services peer conn/s p50_ms p99_ms errors  # errors: both peers, all rounds
 declare -A R
 median() { python3 -c 'import sys, statistics; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
@@ -152,3 +152,7 @@ for ((round = 1; round <= ROUNDS; round++)); do D1+=("$(tput 10.2.0.2)"); V1+=("
 direct=$(median "${D1[@]}"); via=$(median "${V1[@]}")
 teardown
 python3 -c "import sys; d, v = float(sys.argv[1]), float(sys.argv[2]); print('throughput: straight to the pod %.2f Gbit/s, through a ClusterIP %.2f Gbit/s: %.3f (goal >= 0.95)' % (d, v, v / d))" "$direct" "$via"
+
+echo
+echo "per-packet cost in the kernel (BPF_PROG_TEST_RUN, 2,000,000 runs each):"
+make -s "$BUILD/bench/dp_prog_bench" && "$BUILD/bench/dp_prog_bench"
