@@ -54,3 +54,12 @@ api() {
 code_of() { tail -n1 <<<"$1"; }
 body_of() { sed '$d' <<<"$1"; }
 jget() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d'+sys.argv[1]))" "$1"; }
+
+# wait_running NAMESPACE COUNT: until at least COUNT pods of the namespace run (20 s).
+wait_running() {
+  for _ in $(seq 1 80); do
+    [ "$("$TULLE" get pods -n "$1" --no-headers 2>/dev/null | grep -c ' Running ')" -ge "$2" ] && return 0
+    sleep 0.25
+  done
+  return 1
+}

@@ -423,68 +423,57 @@ static pid_t start_process(struct pod *p, const char *self)
 	return pid;
 }
 
+/* Replaces the pod's status (a read, then a write of the status subresource). Takes
+ * the status. */
+static void put_status(const struct pod *p, json_t *st)
+{
+	int code;
+	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", p->ns, p->name);
+	json_t *cur = st ? agent_api("GET", path, NULL, NULL, &code) : NULL;
+	if (!st)
+		fprintf(stderr, "agent %s: cannot build the status of %s/%s\n", g->node, p->ns, p->name);
+	if (cur && code == 200) {
+		json_object_set(cur, "status", st);
+		char *spath = xasprintf("%s/status", path);
+		json_decref(agent_api("PUT", spath, cur, NULL, &code));
+		free(spath);
+	}
+	json_decref(cur);
+	json_decref(st);
+	free(path);
+}
+
+static const char *container_name(const struct pod *p)
+{
+	return json_string_value(json_object_get(json_array_get(json_object_get(p->spec, "containers"), 0), "name")) ?: "main";
+}
+
 static void report(struct pod *p, bool running)
 {
 	char ts[32];
-	int code;
 	now_ts(ts);
-	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", p->ns, p->name);
-	json_t *cur = agent_api("GET", path, NULL, NULL, &code);
-	if (!cur || code != 200) {
-		json_decref(cur);
-		free(path);
-		return;
-	}
-	const char *cname = json_string_value(json_object_get(json_array_get(json_object_get(p->spec, "containers"), 0), "name"));
-	json_t *st = json_pack("{s:s,s:s,s:s,s:[{s:s}],s:s,s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:b,s:i,s:b,s:s}]}",
-			       "phase", running ? "Running" : "Pending", "hostIP", g->node_ip, "podIP", p->ip,
-			       "podIPs", "ip", p->ip, "startTime", ts, "conditions", "type", "Ready", "status",
-			       running ? "True" : "False", "type", "ContainersReady", "status", running ? "True" : "False",
-			       "containerStatuses", "name", cname ? cname : "main", "ready", running, "restartCount",
-			       p->restarts, "started", running, "image", "tulle/builtin");
-	json_object_set_new(cur, "status", st);
-	char *spath = xasprintf("%s/status", path);
-	json_decref(agent_api("PUT", spath, cur, NULL, &code));
-	json_decref(cur);
-	free(spath);
-	free(path);
+	put_status(p, json_pack("{s:s,s:s,s:s,s:[{s:s}],s:s,s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:b,s:i,s:b,s:s}]}",
+				"phase", running ? "Running" : "Pending", "hostIP", g->node_ip, "podIP", p->ip,
+				"podIPs", "ip", p->ip, "startTime", ts, "conditions", "type", "Ready", "status",
+				running ? "True" : "False", "type", "ContainersReady", "status", running ? "True" : "False",
+				"containerStatuses", "name", container_name(p), "ready", running, "restartCount",
+				p->restarts, "started", running, "image", "tulle/builtin"));
 }
 
 /* A finished pod (restartPolicy Never, or OnFailure after success): phase Succeeded or
  * Failed, its container terminated with the exit code, as the kubelet reports it. */
 static void report_terminated(struct pod *p)
 {
-	int code;
 	char ts[32];
 	now_ts(ts);
-	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", p->ns, p->name);
-	json_t *cur = agent_api("GET", path, NULL, NULL, &code);
-	if (!cur || code != 200) {
-		json_decref(cur);
-		free(path);
-		return;
-	}
-	const char *cname = json_string_value(json_object_get(json_array_get(json_object_get(p->spec, "containers"), 0), "name"));
 	bool ok = p->exit_code == 0;
 	const char *reason = p->exit_code < 0 ? "ContainerStatusUnknown" : ok ? "Completed" : "Error";
-	json_t *st = json_pack("{s:s,s:s,s:s,s:[{s:s}],s:[{s:s,s:s,s:s}],s:[{s:s,s:b,s:i,s:b,s:s,s:{s:{s:i,s:s,s:s}}}]}",
-			       "phase", ok ? "Succeeded" : "Failed", "hostIP", g->node_ip, "podIP", p->ip, "podIPs", "ip",
-			       p->ip, "conditions", "type", "Ready", "status", "False", "reason", "PodCompleted",
-			       "containerStatuses", "name", cname ? cname : "main", "ready", 0, "restartCount", p->restarts,
-			       "started", 0, "image", "tulle/builtin", "state", "terminated", "exitCode",
-			       p->exit_code < 0 ? 137 : p->exit_code, "reason", reason, "finishedAt", ts);
-	if (!st) {
-		fprintf(stderr, "agent %s: cannot build the status of %s/%s\n", g->node, p->ns, p->name);
-		json_decref(cur);
-		free(path);
-		return;
-	}
-	json_object_set_new(cur, "status", st);
-	char *spath = xasprintf("%s/status", path);
-	json_decref(agent_api("PUT", spath, cur, NULL, &code));
-	json_decref(cur);
-	free(spath);
-	free(path);
+	put_status(p, json_pack("{s:s,s:s,s:s,s:[{s:s}],s:[{s:s,s:s,s:s}],s:[{s:s,s:b,s:i,s:b,s:s,s:{s:{s:i,s:s,s:s}}}]}",
+				"phase", ok ? "Succeeded" : "Failed", "hostIP", g->node_ip, "podIP", p->ip, "podIPs",
+				"ip", p->ip, "conditions", "type", "Ready", "status", "False", "reason", "PodCompleted",
+				"containerStatuses", "name", container_name(p), "ready", 0, "restartCount", p->restarts,
+				"started", 0, "image", "tulle/builtin", "state", "terminated", "exitCode",
+				p->exit_code < 0 ? 137 : p->exit_code, "reason", reason, "finishedAt", ts));
 }
 
 /* Whether a pod whose process exited with code (-1: unknown) starts again. */

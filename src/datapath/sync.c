@@ -74,65 +74,79 @@ static bool backend_in(const struct tl_backend *b, const struct dp_frontend *f)
 	return false;
 }
 
+/* Appends one element to a growing array. */
+static void push(void *arrp, size_t *n, size_t *cap, size_t size, const void *item)
+{
+	void **arr = arrp;
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*arr = xrealloc(*arr, *cap * size);
+	}
+	memcpy((char *)*arr + *n * size, item, size);
+	(*n)++;
+}
+
+typedef bool (*entry_pred)(const void *key, const void *val, void *ctx);
+
+/* Deletes every entry of a hash map the predicate picks. The keys are collected first
+ * and deleted after the walk, which deleting under get_next_key would cut short. */
+static size_t delete_where(int fd, size_t ksize, size_t vsize, entry_pred pick, void *ctx)
+{
+	uint8_t k[64], nk[64], v[128];
+	void *prev = NULL;
+	uint8_t *del = NULL;
+	size_t ndel = 0, cap = 0, n = 0;
+	if (ksize > sizeof(k) || vsize > sizeof(v))
+		return 0;
+	while (bpf_map_get_next_key(fd, prev, nk) == 0) {
+		memcpy(k, nk, ksize);
+		prev = k;
+		if (bpf_map_lookup_elem(fd, k, v) == 0 && pick(k, v, ctx))
+			push(&del, &ndel, &cap, ksize, k);
+	}
+	for (size_t i = 0; i < ndel; i++)
+		if (bpf_map_delete_elem(fd, del + i * ksize) == 0)
+			n++;
+	free(del);
+	return n;
+}
+
+struct gone_set {
+	struct gone *g;
+	size_t n;
+};
+
+static bool in_gone(const struct gone_set *gs, uint32_t id, uint32_t addr, uint16_t port)
+{
+	struct gone q = { .id = id, .addr = addr, .port = port };
+	return bsearch(&q, gs->g, gs->n, sizeof(*gs->g), gone_cmp) != NULL;
+}
+
+/* Forward entries rewrite to the backend; reply entries come from it. */
+static bool ct_to_gone(const void *key, const void *val, void *ctx)
+{
+	const struct tl_ct_key *k = key;
+	const struct tl_ct *v = val;
+	return v->flags & TL_CT_F_REPLY ? in_gone(ctx, v->svc_id, k->saddr, k->sport)
+					: in_gone(ctx, v->svc_id, v->daddr, v->dport);
+}
+
+static bool affinity_to_gone(const void *key, const void *val, void *ctx)
+{
+	const struct tl_affinity_key *k = key;
+	const struct tl_affinity *v = val;
+	return in_gone(ctx, k->svc_id, v->backend.addr, v->backend.port);
+}
+
 /* Deletes the conntrack and affinity entries of backends that left their frontend. */
 static size_t purge(struct datapath *dp, struct gone *g, size_t ng)
 {
 	if (!ng)
 		return 0;
 	qsort(g, ng, sizeof(*g), gone_cmp);
-	size_t n = 0;
-	struct tl_ct_key k, nk, *prev = NULL;
-	struct tl_ct v;
-	struct tl_ct_key *del = NULL;
-	size_t ndel = 0, cap = 0;
-	while (bpf_map_get_next_key(dp->ct_fd, prev, &nk) == 0) {
-		k = nk;
-		prev = &k;
-		if (bpf_map_lookup_elem(dp->ct_fd, &k, &v) < 0)
-			continue;
-		/* Forward entries rewrite to the backend; reply entries come from it. */
-		struct gone q = { .id = v.svc_id };
-		if (v.flags & TL_CT_F_REPLY) {
-			q.addr = k.saddr;
-			q.port = k.sport;
-		} else {
-			q.addr = v.daddr;
-			q.port = v.dport;
-		}
-		if (bsearch(&q, g, ng, sizeof(*g), gone_cmp)) {
-			if (ndel == cap) {
-				cap = cap ? cap * 2 : 64;
-				del = xrealloc(del, cap * sizeof(*del));
-			}
-			del[ndel++] = k;
-		}
-	}
-	for (size_t i = 0; i < ndel; i++)
-		if (bpf_map_delete_elem(dp->ct_fd, &del[i]) == 0)
-			n++;
-	free(del);
-	/* Affinity entries pointing at a gone backend. */
-	struct tl_affinity_key ak, nak, *ap = NULL;
-	struct tl_affinity av;
-	struct tl_affinity_key *adel = NULL;
-	size_t nadel = 0, acap = 0;
-	while (bpf_map_get_next_key(dp->aff_fd, ap, &nak) == 0) {
-		ak = nak;
-		ap = &ak;
-		if (bpf_map_lookup_elem(dp->aff_fd, &ak, &av) < 0)
-			continue;
-		struct gone q = { .id = ak.svc_id, .addr = av.backend.addr, .port = av.backend.port };
-		if (bsearch(&q, g, ng, sizeof(*g), gone_cmp)) {
-			if (nadel == acap) {
-				acap = acap ? acap * 2 : 64;
-				adel = xrealloc(adel, acap * sizeof(*adel));
-			}
-			adel[nadel++] = ak;
-		}
-	}
-	for (size_t i = 0; i < nadel; i++)
-		bpf_map_delete_elem(dp->aff_fd, &adel[i]);
-	free(adel);
+	struct gone_set gs = { g, ng };
+	size_t n = delete_where(dp->ct_fd, sizeof(struct tl_ct_key), sizeof(struct tl_ct), ct_to_gone, &gs);
+	delete_where(dp->aff_fd, sizeof(struct tl_affinity_key), sizeof(struct tl_affinity), affinity_to_gone, &gs);
 	return n;
 }
 
@@ -198,13 +212,8 @@ int dp_sync(struct datapath *dp, const struct dp_frontend *fe, size_t n, struct 
 			bool have = bpf_map_lookup_elem(dp->slots_fd, &sk, &b) == 0;
 			if (have && !memcmp(&b, &f->backends[s - 1], sizeof(b)))
 				continue;
-			if (have && exists && s <= old.count && !backend_in(&b, f)) {
-				if (ngone == gcap) {
-					gcap = gcap ? gcap * 2 : 64;
-					gone = xrealloc(gone, gcap * sizeof(*gone));
-				}
-				gone[ngone++] = (struct gone){ nv.id, b.addr, b.port };
-			}
+			if (have && exists && s <= old.count && !backend_in(&b, f))
+				push(&gone, &ngone, &gcap, sizeof(*gone), &(struct gone){ nv.id, b.addr, b.port });
 			if (bpf_map_update_elem(dp->slots_fd, &sk, &f->backends[s - 1], BPF_ANY) < 0)
 				rc = -errno;
 		}
@@ -220,13 +229,8 @@ int dp_sync(struct datapath *dp, const struct dp_frontend *fe, size_t n, struct 
 		for (uint32_t s = nv.count + 1; exists && s <= old.count; s++) {
 			struct tl_slot_key sk = { .id = nv.id, .slot = s };
 			struct tl_backend b;
-			if (bpf_map_lookup_elem(dp->slots_fd, &sk, &b) == 0 && !backend_in(&b, f)) {
-				if (ngone == gcap) {
-					gcap = gcap ? gcap * 2 : 64;
-					gone = xrealloc(gone, gcap * sizeof(*gone));
-				}
-				gone[ngone++] = (struct gone){ nv.id, b.addr, b.port };
-			}
+			if (bpf_map_lookup_elem(dp->slots_fd, &sk, &b) == 0 && !backend_in(&b, f))
+				push(&gone, &ngone, &gcap, sizeof(*gone), &(struct gone){ nv.id, b.addr, b.port });
 			bpf_map_delete_elem(dp->slots_fd, &sk);
 		}
 	}
@@ -261,45 +265,36 @@ static uint64_t timeout_ns(const struct tl_ct_key *k, const struct tl_ct *v)
 	return 120 * SEC_NS;
 }
 
+struct gc_ctx {
+	int fd;
+	uint64_t now;
+};
+
 /* An entry goes with its partner (the other direction: the key its rewritten tuple,
- * reversed, names), once both are idle past their timeout. */
+ * reversed, names) once both are idle past their timeout. The test is symmetric, so
+ * the walk picks both. */
+static bool ct_expired(const void *key, const void *val, void *ctx)
+{
+	const struct tl_ct_key *k = key;
+	const struct tl_ct *v = val;
+	const struct gc_ctx *c = ctx;
+	struct tl_ct pv;
+	struct tl_ct_key pk = { .saddr = v->daddr, .daddr = v->saddr, .sport = v->dport, .dport = v->sport, .proto = k->proto };
+	uint64_t last = v->last_seen, to = timeout_ns(k, v);
+	if (bpf_map_lookup_elem(c->fd, &pk, &pv) == 0) {
+		if (pv.last_seen > last)
+			last = pv.last_seen;
+		uint64_t pto = timeout_ns(&pk, &pv);
+		if (pto < to)
+			to = pto;
+	}
+	return c->now > last && c->now - last > to;
+}
+
 size_t dp_ct_gc(struct datapath *dp)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * SEC_NS + (uint64_t)ts.tv_nsec;
-	struct tl_ct_key k, nk, *prev = NULL;
-	struct tl_ct v, pv;
-	struct tl_ct_key *del = NULL;
-	size_t ndel = 0, cap = 0;
-
-	while (bpf_map_get_next_key(dp->ct_fd, prev, &nk) == 0) {
-		k = nk;
-		prev = &k;
-		if (bpf_map_lookup_elem(dp->ct_fd, &k, &v) < 0)
-			continue;
-		struct tl_ct_key pk = { .saddr = v.daddr, .daddr = v.saddr, .sport = v.dport, .dport = v.sport, .proto = k.proto };
-		uint64_t last = v.last_seen, to = timeout_ns(&k, &v);
-		if (bpf_map_lookup_elem(dp->ct_fd, &pk, &pv) == 0) {
-			if (pv.last_seen > last)
-				last = pv.last_seen;
-			uint64_t pto = timeout_ns(&pk, &pv);
-			if (pto < to)
-				to = pto;
-		}
-		if (now > last && now - last > to) {
-			if (ndel + 2 > cap) {
-				cap = cap ? cap * 2 : 256;
-				del = xrealloc(del, cap * sizeof(*del));
-			}
-			del[ndel++] = k;
-			del[ndel++] = pk;
-		}
-	}
-	size_t n = 0;
-	for (size_t i = 0; i < ndel; i++)
-		if (bpf_map_delete_elem(dp->ct_fd, &del[i]) == 0)
-			n++;
-	free(del);
-	return n;
+	struct gc_ctx c = { dp->ct_fd, (uint64_t)ts.tv_sec * SEC_NS + (uint64_t)ts.tv_nsec };
+	return delete_where(dp->ct_fd, sizeof(struct tl_ct_key), sizeof(struct tl_ct), ct_expired, &c);
 }

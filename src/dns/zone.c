@@ -69,6 +69,17 @@ static const char *proto_label(const char *p)
 	return !p || !strcmp(p, "TCP") ? "_tcp" : !strcmp(p, "UDP") ? "_udp" : "_sctp";
 }
 
+/* _PORT._PROTO.<service> -> target, for a named port. */
+static void add_srv(struct dns_zone *z, const char *svc_fq, const json_t *port, const char *target)
+{
+	if (!S(port, "name"))
+		return;
+	char *srv = xasprintf("_%s.%s.%s", S(port, "name"), proto_label(S(port, "protocol")), svc_fq);
+	json_array_append_new(rrs(z, srv), json_pack("{s:i,s:s,s:I}", "t", DNS_SRV, "v", target, "port",
+						     json_integer_value(J(port, "port"))));
+	free(srv);
+}
+
 static void add_service(struct dns_zone *z, const json_t *svc, const json_t *slices)
 {
 	json_t *md = J(svc, "metadata"), *spec = J(svc, "spec");
@@ -101,14 +112,8 @@ static void add_service(struct dns_zone *z, const json_t *svc, const json_t *sli
 			add_ptr(z, json_string_value(v), fq);
 		}
 		json_decref(ips);
-		json_array_foreach(J(spec, "ports"), i, port) {
-			if (!S(port, "name"))
-				continue;
-			char *srv = xasprintf("_%s.%s.%s", S(port, "name"), proto_label(S(port, "protocol")), fq);
-			json_array_append_new(rrs(z, srv), json_pack("{s:i,s:s,s:I}", "t", DNS_SRV, "v", fq, "port",
-								     json_integer_value(J(port, "port"))));
-			free(srv);
-		}
+		json_array_foreach(J(spec, "ports"), i, port)
+			add_srv(z, fq, port, fq);
 		goto out;
 	}
 	/* Headless: the ready endpoints themselves, each with a name of its own. */
@@ -130,14 +135,8 @@ static void add_service(struct dns_zone *z, const json_t *svc, const json_t *sli
 			add_ptr(z, ip, epn);
 			size_t k;
 			json_t *pt;
-			json_array_foreach(J(s, "ports"), k, pt) {
-				if (!S(pt, "name"))
-					continue;
-				char *srv = xasprintf("_%s.%s.%s", S(pt, "name"), proto_label(S(pt, "protocol")), fq);
-				json_array_append_new(rrs(z, srv), json_pack("{s:i,s:s,s:I}", "t", DNS_SRV, "v", epn, "port",
-									     json_integer_value(J(pt, "port"))));
-				free(srv);
-			}
+			json_array_foreach(J(s, "ports"), k, pt)
+				add_srv(z, fq, pt, epn);
 			free(epn);
 		}
 	}

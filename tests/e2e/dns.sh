@@ -8,13 +8,6 @@ command -v dig >/dev/null || { echo "FAIL dns: dig is not installed (scripts/set
 C=d$$
 trap '"$TULLE" cluster delete --name "$C" >/dev/null 2>&1; for n in $(ip netns list | awk "{print \$1}" | grep "^tl-$C-"); do ip netns del "$n"; done; rm -rf /sys/fs/bpf/tulle/$C; cleanup' EXIT INT TERM
 t() { "$TULLE" "$@"; }
-wait_running() { # NAMESPACE COUNT
-  for _ in $(seq 1 80); do
-    [ "$(t get pods -n "$1" --no-headers 2>/dev/null | grep -c ' Running ')" -ge "$2" ] && return 0
-    sleep 0.25
-  done
-  return 1
-}
 q() { t exec client -- dig +time=2 +tries=1 "$@"; }
 
 check "cluster create (2 nodes, DNS)" bash -c "timeout 120 '$TULLE' cluster create --name $C --nodes 2 >/dev/null"

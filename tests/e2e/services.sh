@@ -6,19 +6,12 @@
 # manifests 01-04, and an agent restart under load without a failed request.
 . "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP services: needs root for network namespaces and BPF"; exit 0; }
-SEED=$(cd "$(dirname "$0")/../.." && pwd)/../shared/seed/manifests
+SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/seed/manifests}
 C=s$$
 trap '"$TULLE" cluster delete --name "$C" >/dev/null 2>&1; for n in $(ip netns list | awk "{print \$1}" | grep "^tl-$C-"); do ip netns del "$n"; done; rm -rf /sys/fs/bpf/tulle/$C; cleanup' EXIT INT TERM
 t() { "$TULLE" "$@"; }
 outside() { "$TULLE" cluster exec --name "$C" --outside -- "$@"; }
 onnode() { local n=$1; shift; "$TULLE" cluster exec --name "$C" --node "$n" -- "$@"; }
-wait_running() { # NAMESPACE COUNT
-  for _ in $(seq 1 80); do
-    [ "$(t get pods -n "$1" --no-headers 2>/dev/null | grep -c ' Running ')" -ge "$2" ] && return 0
-    sleep 0.25
-  done
-  return 1
-}
 # The datapath follows EndpointSlices within a second.
 settle() { sleep 1.5; }
 
