@@ -9,7 +9,7 @@ BUILD   ?= build
 WARN    := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -MMD -MP -I$(BUILD)/gen
-LIBS    := -lyaml -ljansson -lsqlite3 -lbpf -lelf -lz -lm
+LIBS    := -lyaml -ljansson -lsqlite3 -lbpf -lelf -lz -lssl -lcrypto -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Every module but the entry points is one library, built once per flavour.

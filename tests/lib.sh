@@ -5,6 +5,8 @@ TULLE=${TULLE_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/bin/tu
 WORK=$(mktemp -d /tmp/tulle-e2e.XXXXXX)
 PIDS=()
 export TULLE_HOME="$WORK/home"
+# Clusters merge their kubectl context here, never into the user's ~/.kube/config.
+export KUBECONFIG="$WORK/kubeconfig"
 unset TULLE_SERVER TULLE_TOKEN
 
 cleanup() {

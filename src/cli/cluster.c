@@ -19,6 +19,8 @@
 #include "../agent/agent.h"
 #include "../lib/cidr.h"
 #include "cli.h"
+#include "kubeconfig.h"
+#include "../lib/yaml_emit.h"
 
 #define FABRIC_PREFIX "172.31.0."
 /* LoadBalancer addresses: on the fabric, away from the nodes (.10+) and the outside (.254). */
@@ -113,6 +115,32 @@ static void kill_pidfile(const char *path)
 }
 
 /* Removes every trace of a cluster: processes, namespaces, state. */
+/* The cluster's kubeconfig: its HTTPS address (from the server's URL file) and the
+ * admin certificate from its PKI. */
+static json_t *cluster_kubeconfig(const char *name, char **err)
+{
+	char *dir = cluster_dir(name), *urls = xasprintf("%s/server/server.url", dir), *data = NULL;
+	char *pki = xasprintf("%s/server/pki", dir);
+	size_t len;
+	json_t *kc = NULL;
+	if (read_file(urls, &data, &len) < 0) {
+		*err = xasprintf("no cluster \"%s\" (%s is missing)", name, urls);
+	} else {
+		char *https = strstr(data, "https://");
+		if (!https) {
+			*err = xasprintf("the server of \"%s\" has no HTTPS listener (see %s)", name, urls);
+		} else {
+			https[strcspn(https, "\n")] = 0;
+			kc = kubeconfig_for(name, https, pki, err);
+		}
+	}
+	free(data);
+	free(urls);
+	free(pki);
+	free(dir);
+	return kc;
+}
+
 /* The cluster DNS add-on, as kind installs CoreDNS: a Deployment of two replicas in
  * kube-system behind the kube-dns Service at the fixed address. Waits until it answers
  * (both endpoints ready). */
@@ -219,6 +247,12 @@ static int destroy(const char *name, bool quiet)
 		closedir(d);
 	}
 	free(prefix);
+	/* kubectl's entries for it. */
+	char *kerr = NULL, *kpath = kubeconfig_path();
+	if (kubeconfig_merge(kpath, NULL, name, 0, &kerr) < 0 && !quiet)
+		fprintf(stderr, "warning: %s\n", kerr);
+	free(kerr);
+	free(kpath);
 	/* The nodes' pinned datapath maps (programs went with the namespaces' devices). */
 	char *pins = xasprintf("/sys/fs/bpf/tulle/%s", name);
 	RUN(true, "rm", "-rf", pins);
@@ -337,8 +371,11 @@ static int create(const char *name, struct spec *sp)
 	printf("Creating cluster \"%s\" ...\n", name);
 	/* The API server. */
 	char *sstate = xasprintf("%s/server", dir), *slog = xasprintf("%s/server.log", dir);
+	/* The unix socket for tulle and the agents; HTTPS on loopback for kubectl. */
+	char *sock_listen = xasprintf("unix://%s/api.sock", sstate);
 	spawn((const char *const[]){ tulle, "server", "--state", sstate, "--service-cidr",
-				     sp->service_subnet ? sp->service_subnet : "10.96.0.0/12", "--lb-pool", LB_POOL, NULL },
+				     sp->service_subnet ? sp->service_subnet : "10.96.0.0/12", "--lb-pool", LB_POOL,
+				     "--listen", sock_listen, "--listen", "https://127.0.0.1:0", NULL },
 	      slog, NULL);
 	char *sock = xasprintf("unix://%s/api.sock", sstate);
 	/* The fabric. */
@@ -432,6 +469,15 @@ static int create(const char *name, struct spec *sp)
 	}
 	printf(" ✓ DNS at %s (kube-system/kube-dns, cluster.local%s%s)\n", dns_ip,
 	       sp->dns_upstream ? ", other names to " : "", sp->dns_upstream ? sp->dns_upstream : "");
+	char *kerr = NULL, *kpath = kubeconfig_path();
+	json_t *kc = cluster_kubeconfig(name, &kerr);
+	if (!kc || kubeconfig_merge(kpath, kc, name, 1, &kerr) < 0)
+		fprintf(stderr, "warning: no kubeconfig for kubectl: %s\n", kerr ? kerr : "?");
+	else
+		printf(" ✓ kubectl: context \"tulle-%s\" in %s is the current one\n", name, kpath);
+	json_decref(kc);
+	free(kerr);
+	free(kpath);
 	char *cur = xasprintf("%s/current", h);
 	write_file_atomic(cur, dir, strlen(dir), 0644);
 	printf(" ✓ %d nodes Ready (fabric " FABRIC_PREFIX "0/24, pods %s, %s routing)\n", sp->nodes,
@@ -443,6 +489,7 @@ static int create(const char *name, struct spec *sp)
 	free(tulle);
 	free(cni);
 	free(sstate);
+	free(sock_listen);
 	free(slog);
 	free(sock);
 	free(fabric);
@@ -590,6 +637,22 @@ int cmd_cluster(int argc, char **argv)
 	}
 	if (!strcmp(verb, "delete"))
 		return destroy(name, false);
+	if (!strcmp(verb, "kubeconfig")) {
+		char *err = NULL;
+		json_t *kc = cluster_kubeconfig(name, &err);
+		if (!kc) {
+			fprintf(stderr, "error: %s\n", err);
+			free(err);
+			return 1;
+		}
+		struct strbuf sb;
+		sb_init(&sb);
+		yaml_emit(&sb, kc);
+		fwrite(sb.buf, 1, sb.len, stdout);
+		sb_free(&sb);
+		json_decref(kc);
+		return 0;
+	}
 	if (!strcmp(verb, "list"))
 		return list();
 	if (!strcmp(verb, "restart-agent")) {
@@ -607,6 +670,6 @@ int cmd_cluster(int argc, char **argv)
 		return cexec(name, node, outside, argv + optind);
 	}
 	fprintf(stderr, "usage: tulle cluster create [--name N] [--nodes N | --config FILE] [--routing vxlan|native] "
-		"[--dns-upstream IP[:PORT]] | delete [--name N] | list | exec ...\n");
+		"[--dns-upstream IP[:PORT]] | delete [--name N] | list | kubeconfig [--name N] | exec ...\n");
 	return 2;
 }

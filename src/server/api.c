@@ -11,6 +11,7 @@
 #include "filter.h"
 #include "objects.h"
 #include "patch.h"
+#include "table.h"
 #include "watch.h"
 
 struct route {
@@ -345,6 +346,13 @@ static void handle_get(struct conn *c, const struct http_msg *req, struct route 
 		return;
 	}
 	objects_present(obj, r->kind, r->version);
+	if (table_wanted(req)) {
+		char *inc = http_query_param(req->query, "includeObject");
+		json_t *t = table_from(r->kind->kind, obj, inc);
+		free(inc);
+		json_decref(obj);
+		obj = t;
+	}
 	conn_respond_json(c, req, 200, obj);
 }
 
@@ -432,7 +440,15 @@ static void handle_list(struct conn *c, const struct http_msg *req, struct route
 		if (l.more)
 			sb_printf(&out, ",\"continue\":\"%s/%s\"", l.last_ns, l.last_name);
 		sb_printf(&out, "},\"items\":[%s]}", items.buf ? items.buf : "");
-		conn_respond(c, req, 200, "application/json", out.buf, out.len);
+		json_t *list = table_wanted(req) ? json_loadb(out.buf, out.len, 0, NULL) : NULL;
+		if (list) {
+			char *inc = http_query_param(req->query, "includeObject");
+			conn_respond_json(c, req, 200, table_from(r->kind->kind, list, inc));
+			free(inc);
+			json_decref(list);
+		} else {
+			conn_respond(c, req, 200, "application/json", out.buf, out.len);
+		}
 	}
 	sb_free(&items);
 	sb_free(&out);

@@ -14,12 +14,53 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "watch.h"
 
 struct listener {
 	struct apiserver *srv;
-	bool tcp;
+	bool tcp, tls;
 };
+
+/* Reads and writes through TLS when the connection has it; EAGAIN when TLS must wait
+ * for the socket (either direction). */
+static ssize_t conn_recv(struct conn *c, void *buf, size_t len)
+{
+	if (!c->ssl)
+		return recv(c->fd, buf, len, 0);
+	int n = SSL_read(c->ssl, buf, (int)len);
+	if (n > 0)
+		return n;
+	int e = SSL_get_error(c->ssl, n);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	ERR_clear_error();
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	errno = EIO;
+	return -1;
+}
+
+static ssize_t conn_send(struct conn *c, const void *buf, size_t len)
+{
+	if (!c->ssl)
+		return send(c->fd, buf, len, MSG_NOSIGNAL);
+	int n = SSL_write(c->ssl, buf, (int)(len > (1 << 30) ? 1 << 30 : len));
+	if (n > 0)
+		return n;
+	int e = SSL_get_error(c->ssl, n);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	ERR_clear_error();
+	errno = EIO;
+	return -1;
+}
 
 static void conn_event(struct loop *l, int fd, uint32_t events, void *ctx);
 
@@ -42,6 +83,12 @@ void conn_close(struct conn *c)
 	if (c->watch)
 		watch_remove(c->srv, c->watch);
 	loop_del(c->srv->loop, c->fd);
+	if (c->ssl) {
+		if (c->tls_ready)
+			SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		ERR_clear_error();
+	}
 	close(c->fd);
 	sb_free(&c->in);
 	sb_free(&c->out);
@@ -52,7 +99,7 @@ void conn_close(struct conn *c)
 bool conn_flush(struct conn *c)
 {
 	while (c->out.len) {
-		ssize_t n = send(c->fd, c->out.buf, c->out.len, MSG_NOSIGNAL);
+		ssize_t n = conn_send(c, c->out.buf, c->out.len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -137,7 +184,7 @@ static bool token_ok(struct conn *c, const struct http_msg *req)
 	const char *auth = http_get_header(req, "Authorization");
 	const char *tok = c->srv->cfg.token;
 
-	if (!c->needs_auth)
+	if (!c->needs_auth || c->cert_auth)
 		return true;
 	if (!auth || !tok || strncmp(auth, "Bearer ", 7) != 0)
 		return false;
@@ -196,9 +243,26 @@ static void conn_event(struct loop *l, int fd, uint32_t events, void *ctx)
 		conn_close(c);
 		return;
 	}
+	if (c->ssl && !c->tls_ready) {
+		int r = SSL_accept(c->ssl);
+		if (r != 1) {
+			int e = SSL_get_error(c->ssl, r);
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+				loop_mod(c->srv->loop, c->fd, EPOLLIN | EPOLLRDHUP | (e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : 0));
+				return;
+			}
+			conn_close(c); /* a failed handshake (a certificate our CA did not sign, say) */
+			return;
+		}
+		c->tls_ready = true;
+		X509 *peer = SSL_get1_peer_certificate(c->ssl);
+		c->cert_auth = peer && SSL_get_verify_result(c->ssl) == X509_V_OK;
+		X509_free(peer);
+		events |= EPOLLIN; /* the request may have come with the handshake */
+	}
 	if (events & EPOLLIN) {
 		for (;;) {
-			ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+			ssize_t n = conn_recv(c, buf, sizeof(buf));
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0 && errno == EAGAIN)
@@ -237,6 +301,15 @@ static void accept_event(struct loop *l, int fd, uint32_t events, void *ctx)
 		c->fd = cfd;
 		c->srv = li->srv;
 		c->needs_auth = li->tcp;
+		if (li->tls) {
+			c->ssl = SSL_new(li->srv->tls);
+			if (!c->ssl || !SSL_set_fd(c->ssl, cfd)) {
+				SSL_free(c->ssl);
+				close(cfd);
+				free(c);
+				continue;
+			}
+		}
 		if (loop_add(l, cfd, EPOLLIN | EPOLLRDHUP, conn_event, c) < 0) {
 			close(cfd);
 			free(c);
@@ -269,18 +342,25 @@ int conn_listen(struct apiserver *s, const char *url, char **bound, char **err)
 			goto fail;
 		}
 		*bound = xstrdup(url);
-	} else if (str_has_prefix(url, "tcp://")) {
+	} else if (str_has_prefix(url, "tcp://") || str_has_prefix(url, "https://")) {
 		struct sockaddr_in sa = { .sin_family = AF_INET };
 		char host[64];
 		int port;
-		const char *colon = strrchr(url + 6, ':');
-		if (!colon || (size_t)(colon - url - 6) >= sizeof(host) ||
+		bool tls = str_has_prefix(url, "https://");
+		size_t skip = tls ? 8 : 6;
+		const char *colon = strrchr(url + skip, ':');
+		if (!colon || (size_t)(colon - url - skip) >= sizeof(host) ||
 		    sscanf(colon + 1, "%d", &port) != 1 || port < 0 || port > 65535) {
-			*err = xasprintf("bad listen address %s: expected tcp://HOST:PORT", url);
+			*err = xasprintf("bad listen address %s: expected %s://HOST:PORT", url, tls ? "https" : "tcp");
 			goto fail;
 		}
-		memcpy(host, url + 6, (size_t)(colon - url - 6));
-		host[colon - url - 6] = 0;
+		if (tls && !s->tls) {
+			*err = xasprintf("%s: no TLS context (certificates not loaded)", url);
+			goto fail;
+		}
+		memcpy(host, url + skip, (size_t)(colon - url - skip));
+		host[colon - url - skip] = 0;
+		li->tls = tls;
 		if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
 			*err = xasprintf("bad listen address %s: HOST must be an IPv4 address", url);
 			goto fail;
@@ -295,10 +375,10 @@ int conn_listen(struct apiserver *s, const char *url, char **bound, char **err)
 		}
 		socklen_t sl = sizeof(sa);
 		getsockname(fd, (struct sockaddr *)&sa, &sl);
-		*bound = xasprintf("tcp://%s:%d", host, ntohs(sa.sin_port));
+		*bound = xasprintf("%s://%s:%d", tls ? "https" : "tcp", host, ntohs(sa.sin_port));
 		li->tcp = true;
 	} else {
-		*err = xasprintf("bad listen address %s: expected unix:///PATH or tcp://HOST:PORT", url);
+		*err = xasprintf("bad listen address %s: expected unix:///PATH, tcp://HOST:PORT or https://HOST:PORT", url);
 		goto fail;
 	}
 	if (listen(fd, 512) < 0 || loop_add(s->loop, fd, EPOLLIN, accept_event, li) < 0) {

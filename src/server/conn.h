@@ -7,10 +7,15 @@
 #include "../lib/http.h"
 #include "server.h"
 
+typedef struct ssl_st SSL;
+
 struct conn {
 	int fd;
 	struct apiserver *srv;
 	bool needs_auth;
+	SSL *ssl;        /* HTTPS listener: the TLS session */
+	bool tls_ready;  /* handshake done */
+	bool cert_auth;  /* the client showed a certificate our CA signed */
 	struct strbuf in, out;
 	bool close_after_flush;
 	bool streaming;
@@ -18,7 +23,8 @@ struct conn {
 	struct strbuf warnings; /* "Warning:" header lines for the current response */
 };
 
-/* Binds a listener for url ("unix:///path" or "tcp://127.0.0.1:PORT"); the bound URL
+/* Binds a listener for url ("unix:///path", "tcp://127.0.0.1:PORT" or
+ * "https://127.0.0.1:PORT", the last with the server's TLS context); the bound URL
  * (with the real port) is returned in *bound. */
 int conn_listen(struct apiserver *s, const char *url, char **bound, char **err);
 void conn_respond(struct conn *c, const struct http_msg *req, int code, const char *ctype,

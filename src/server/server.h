@@ -46,12 +46,16 @@ struct server_config {
 	struct cidr service_cidr;
 	struct cidr lb_pool; /* LoadBalancer ingress addresses; prefix 0 = none configured */
 	bool has_lb_pool;
+	char *pki_dir; /* certificates for HTTPS listeners (default STATE/pki) */
 	bool durable;
 	int64_t history; /* events kept for watch resumption */
 };
 
+typedef struct ssl_ctx_st SSL_CTX;
+
 struct apiserver {
 	struct server_config cfg;
+	SSL_CTX *tls; /* for https:// listeners */
 	struct store *store;
 	const struct schema *schema;
 	struct loop *loop;
@@ -80,6 +84,8 @@ int alloc_rebuild(struct apiserver *s);
 
 /* txn.c: transactions spanning the store, the allocators and pending watch events. */
 int txn_begin(struct apiserver *s);
+/* Loads (or makes) the certificates for https:// listeners into s->tls. */
+int server_tls_setup(struct apiserver *s, char **err);
 int txn_commit(struct apiserver *s);
 void txn_rollback(struct apiserver *s);
 void txn_event(struct apiserver *s, int64_t rev, enum store_ev type, const struct skind *k,

@@ -67,12 +67,14 @@ static void usage(FILE *f)
 		"usage: tulle server --state DIR [--listen URL]... [--token-file FILE]\n"
 		"                    [--service-cidr CIDR] [--history N] [--no-fsync]\n"
 		"  --state DIR         where the store (state.db), token and socket live\n"
-		"  --listen URL        unix:///PATH or tcp://127.0.0.1:PORT (repeatable);\n"
-		"                      default unix://DIR/api.sock\n"
+		"  --listen URL        unix:///PATH, tcp://127.0.0.1:PORT or https://127.0.0.1:PORT\n"
+		"                      (repeatable); default unix://DIR/api.sock\n"
 		"  --token-file FILE   bearer token TCP clients must send (default: DIR/token,\n"
 		"                      generated on first start)\n"
 		"  --service-cidr CIDR range for ClusterIPs (default 10.96.0.0/12)\n"
-		"  --lb-pool CIDR     addresses for LoadBalancer Services (none by default: they stay pending)\n"
+		"  --lb-pool CIDR      addresses for LoadBalancer Services (none by default: pending)\n"
+		"  --pki-dir DIR       certificates for https:// listeners (default DIR/pki; made\n"
+		"                      when missing; clients with a certificate it signed need no token)\n"
 		"  --history N         watch events kept for resumption (default 100000)\n"
 		"  --no-fsync          do not fsync every commit (faster; a power cut may lose\n"
 		"                      the last commits)\n");
@@ -113,6 +115,7 @@ int server_main(int argc, char **argv)
 		{ "service-cidr", required_argument, NULL, 'c' },
 		{ "history", required_argument, NULL, 'H' },
 		{ "lb-pool", required_argument, NULL, 'L' },
+		{ "pki-dir", required_argument, NULL, 'P' },
 		{ "no-fsync", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -135,6 +138,7 @@ int server_main(int argc, char **argv)
 		case 't': token_file = optarg; break;
 		case 'c': cidr = optarg; break;
 		case 'H': s->cfg.history = atoll(optarg); break;
+		case 'P': s->cfg.pki_dir = xstrdup(optarg); break;
 		case 'L':
 			if (cidr_parse(optarg, &s->cfg.lb_pool, false) < 0 || s->cfg.lb_pool.ip.family != 4 ||
 			    s->cfg.lb_pool.prefix > 30) {
@@ -183,9 +187,16 @@ int server_main(int argc, char **argv)
 		fprintf(stderr, "tulle server: cannot initialise the store in %s\n", s->cfg.state_dir);
 		goto out;
 	}
-	bool any_tcp = false;
-	for (size_t i = 0; i < s->cfg.nlisten; i++)
-		any_tcp |= str_has_prefix(s->cfg.listen[i], "tcp://");
+	bool any_tcp = false, any_tls = false;
+	for (size_t i = 0; i < s->cfg.nlisten; i++) {
+		any_tcp |= str_has_prefix(s->cfg.listen[i], "tcp://") || str_has_prefix(s->cfg.listen[i], "https://");
+		any_tls |= str_has_prefix(s->cfg.listen[i], "https://");
+	}
+	if (any_tls && server_tls_setup(s, &err) < 0) {
+		fprintf(stderr, "tulle server: %s\n", err);
+		free(err);
+		goto out;
+	}
 	if ((any_tcp || token_file) && load_or_make_token(s, token_file) < 0)
 		goto out;
 	struct strbuf urls;
