@@ -242,8 +242,11 @@ static void walk_list(struct vctx *c, const struct at *a, json_t *v, const struc
 		struct at ea = { v, NULL, i };
 		if (json_is_null(el))
 			err_at(c, &ea, FERR_INVALID, el, "list items may not be null");
-		else
+		else {
+			c->atomic_depth += !f->nkeys;
 			walk_value(c, &ea, el, f, t->elem);
+			c->atomic_depth -= !f->nkeys;
+		}
 		/* Uniqueness: scalar sets and merge keys (Kubernetes reports the later one). */
 		for (size_t j = 0; j < i; j++) {
 			json_t *prev = json_array_get(v, j);
@@ -387,7 +390,7 @@ static void walk_struct(struct vctx *c, json_t *obj, const struct sstruct *st,
 			v_err(c, self ? self->parent : NULL, self ? self->key : NULL,
 			      self ? self->index : 0, FERR_REQUIRED, c->path.buf, NULL, NULL);
 			path_truncate(c, base);
-		} else if (f->dflt) {
+		} else if (f->dflt && !c->atomic_depth) {
 			json_object_set(obj, f->name, f->dflt);
 		}
 	}

@@ -20,6 +20,10 @@ struct vctx {
 	enum unknown_mode unknown;
 	struct strbuf path;
 	const struct skind *kind;
+	/* Inside an element of a list without merge keys: defaults are not written there.
+	 * Such a list is replaced whole by apply, so defaults stored in it would make every
+	 * re-apply of the same manifest a change; its readers apply them instead. */
+	int atomic_depth;
 };
 
 /* Validates obj (a whole object with apiVersion, kind, metadata). On success returns 0

@@ -181,6 +181,18 @@ static json_t *old_port(const json_t *old_spec, const json_t *port)
 	return NULL;
 }
 
+/* Whether the service already holds this NodePort on any of its ports (a port whose
+ * number or protocol changed keeps its NodePort). */
+static bool held(const json_t *old_spec, json_int_t np)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(old_spec, "ports"), i, p)
+		if (json_integer_value(json_object_get(p, "nodePort")) == np)
+			return true;
+	return false;
+}
+
 static int take_node_ports(struct apiserver *s, json_t *spec, const json_t *old_spec,
 			   json_t **status)
 {
@@ -203,7 +215,7 @@ static int take_node_ports(struct apiserver *s, json_t *spec, const json_t *old_
 			json_object_set_new(port, "nodePort", json_integer(had));
 			continue;
 		}
-		if (want && want == had)
+		if (want && (want == had || held(old_spec, want)))
 			continue;
 		if (want) {
 			int rc = alloc_take(s, &s->node_ports, (uint64_t)(want - NODEPORT_MIN));

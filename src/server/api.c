@@ -11,6 +11,8 @@
 #include "filter.h"
 #include "objects.h"
 #include "patch.h"
+#include "openapi.h"
+#include "scale.h"
 #include "table.h"
 #include "watch.h"
 
@@ -277,10 +279,18 @@ static void handle_patch(struct conn *c, const struct http_msg *req, struct rout
 {
 	struct apiserver *s = c->srv;
 	const char *ct = http_get_header(req, "Content-Type");
+	enum { MERGE, STRATEGIC, JSONPATCH } type;
 
-	if (!ct || !str_has_prefix(ct, "application/merge-patch+json")) {
-		char *msg = xasprintf("the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (got %s)",
-				      ct ? ct : "no Content-Type");
+	if (ct && str_has_prefix(ct, "application/merge-patch+json")) {
+		type = MERGE;
+	} else if (ct && str_has_prefix(ct, "application/strategic-merge-patch+json")) {
+		type = STRATEGIC;
+	} else if (ct && str_has_prefix(ct, "application/json-patch+json")) {
+		type = JSONPATCH;
+	} else {
+		char *msg = xasprintf("the body of the request was in an unknown format - accepted media types include: "
+				      "application/json-patch+json, application/merge-patch+json, "
+				      "application/strategic-merge-patch+json (got %s)", ct ? ct : "no Content-Type");
 		conn_respond_json(c, req, 415, status_new(415, "UnsupportedMediaType", msg));
 		free(msg);
 		return;
@@ -299,9 +309,19 @@ static void handle_patch(struct conn *c, const struct http_msg *req, struct rout
 		conn_respond_json(c, req, 404, status_not_found(r->kind, r->name));
 		return;
 	}
-	json_t *next = merge_patch(cur, patch);
+	char *err = NULL;
+	json_t *next = type == MERGE ? merge_patch(cur, patch)
+		     : type == STRATEGIC ? strategic_merge_patch(cur, patch, &r->kind->body, &err)
+					 : json_patch(cur, patch, &err);
 	json_decref(patch);
 	json_decref(cur);
+	if (!next) {
+		/* Kubernetes answers a patch that cannot apply with 422 (test failed, bad path) or 400. */
+		conn_respond_json(c, req, type == JSONPATCH ? 422 : 400,
+				  status_new(type == JSONPATCH ? 422 : 400, type == JSONPATCH ? "Invalid" : "BadRequest", err));
+		free(err);
+		return;
+	}
 	char *text = json_dumps(next, JSON_COMPACT);
 	json_decref(next);
 	struct http_msg sub = *req;
@@ -505,6 +525,13 @@ static void discovery_group_version(struct conn *c, const struct http_msg *req,
 		json_array_append_new(list, resource_entry(k, NULL));
 		if (k->status_sub)
 			json_array_append_new(list, resource_entry(k, "status"));
+		if (scale_supported(k)) {
+			json_t *e = resource_entry(k, "scale");
+			json_object_set_new(e, "group", json_string("autoscaling"));
+			json_object_set_new(e, "version", json_string("v1"));
+			json_object_set_new(e, "kind", json_string("Scale"));
+			json_array_append_new(list, e);
+		}
 	}
 	if (!json_array_size(list)) {
 		json_decref(list);
@@ -655,6 +682,18 @@ void api_handle(struct conn *c, struct http_msg *req)
 		conn_respond(c, req, 200, "text/plain", "ok", 2);
 		return;
 	}
+	if (!strcmp(req->path, "/openapi/v3") && !strcmp(m, "GET")) {
+		conn_respond_json(c, req, 200, openapi_v3_index());
+		return;
+	}
+	if (str_has_prefix(req->path, "/openapi/v3/") && !strcmp(m, "GET")) {
+		json_t *d = openapi_v3_doc(req->path + 12);
+		if (d)
+			conn_respond_json(c, req, 200, d);
+		else
+			conn_respond_json(c, req, 404, status_new(404, "NotFound", "the server could not find the requested resource"));
+		return;
+	}
 	if (!strcmp(req->path, "/version")) {
 		handle_version(c, req);
 		return;
@@ -676,6 +715,9 @@ void api_handle(struct conn *c, struct http_msg *req)
 	enum route_kind rk = route_parse(s, req->path, &r);
 	if (rk == R_DISCOVERY_GROUP_VERSION && !strcmp(m, "GET")) {
 		discovery_group_version(c, req, &r);
+	} else if (rk == R_RESOURCE && r.name && r.sub && !strcmp(r.sub, "scale") && scale_supported(r.kind) &&
+		   (!strcmp(m, "GET") || !strcmp(m, "PUT") || !strcmp(m, "PATCH"))) {
+		scale_handle(c, req, r.kind, r.ns, r.name);
 	} else if (rk != R_RESOURCE || (r.sub && strcmp(r.sub, "status") != 0)) {
 		conn_respond_json(c, req, 404, status_new(404, "NotFound", "the server could not find the requested resource"));
 	} else if (!r.name) {

@@ -27,6 +27,45 @@ check "kubectl get svc -A: TYPE CLUSTER-IP EXTERNAL-IP PORT(S), kube-dns at 10.9
   bash -c "kubectl get svc -A | grep -q '^kube-system *kube-dns *ClusterIP *10.96.0.10 *<none> *53/UDP,53/TCP'"
 check "kubectl get pod NAME -o yaml returns the object" \
   bash -c "kubectl get \$(kubectl get pods -o name | head -1) -o yaml | grep -q '^kind: Pod'"
+# kubectl apply with default validation: every seed manifest but 17 (kind's config).
+SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/seed/manifests}
+for ns in production secure-app; do printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' $ns | kubectl apply -f - >/dev/null; done
+bad=0 unchanged=0 n=0
+for f in "$SEED"/*.yaml; do
+  case $(basename "$f") in 17-*) continue ;; esac
+  n=$((n + 1))
+  kubectl apply -f "$f" >"$WORK/a1" 2>&1 || { echo "apply $(basename "$f"): $(cat "$WORK/a1")"; bad=$((bad + 1)); continue; }
+  kubectl apply -f "$f" >"$WORK/a2" 2>&1
+  [ "$(grep -c ' unchanged$' "$WORK/a2")" = "$(wc -l <"$WORK/a2")" ] && unchanged=$((unchanged + 1)) || echo "re-apply $(basename "$f"): $(cat "$WORK/a2")"
+done
+check "kubectl apply -f of all $n seed manifests succeeds with default validation" test "$bad" = 0
+check "... and applying each again prints unchanged" test "$unchanged" = "$n"
+kubectl get svc backend-service -o json >"$WORK/before"
+sed 's/port: 8080        #/port: 8081        #/' "$SEED"/01-*.yaml | kubectl apply -f - >"$WORK/a3"
+kubectl get svc backend-service -o json >"$WORK/after"
+check "changing one field prints configured" grep -q 'service/backend-service configured' "$WORK/a3"
+check "... and changes only that field" python3 -c '
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+for o in (a, b):
+    for k in ("resourceVersion", "generation", "managedFields", "annotations"): o["metadata"].pop(k, None)
+assert b["spec"]["ports"][0]["port"] == 8081, b["spec"]["ports"]
+b["spec"]["ports"][0]["port"] = 8080
+assert a == b, (a, b)' "$WORK/before" "$WORK/after"
+check "kubectl explain networkpolicy.spec.ingress prints the schema" \
+  bash -c "kubectl explain networkpolicy.spec.ingress | grep -q '^FIELD: *ingress <\[\]NetworkPolicyIngressRule>' && kubectl explain networkpolicy.spec.ingress | grep -q '^  from'"
+check "an unknown field is refused by the server's strict validation, with its path" \
+  bash -c "printf 'apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec: {ports: [{port: 80}], bogus: 1}\n' | kubectl apply -f - 2>&1 | grep -q 'bogus'"
+check "kubectl label / annotate" \
+  bash -c "kubectl label svc backend-service tier=be >/dev/null && kubectl annotate svc backend-service note=hi >/dev/null && [ \"\$(kubectl get svc backend-service -o jsonpath='{.metadata.labels.tier}/{.metadata.annotations.note}')\" = be/hi ]"
+check "kubectl patch --type json (and a failed test op changes nothing)" \
+  bash -c "kubectl patch svc web-service --type json -p '[{\"op\":\"replace\",\"path\":\"/spec/ports/0/port\",\"value\":81}]' >/dev/null && ! kubectl patch svc web-service --type json -p '[{\"op\":\"test\",\"path\":\"/spec/ports/0/port\",\"value\":99}]' 2>/dev/null && [ \"\$(kubectl get svc web-service -o jsonpath='{.spec.ports[0].port}/{.spec.ports[0].nodePort}')\" = 81/30080 ]"
+check "kubectl set env and a strategic merge patch merge containers by name" \
+  bash -c "kubectl set env deployment/web FOO=bar >/dev/null && kubectl patch deployment web -p '{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"nginx\",\"env\":[{\"name\":\"BAZ\",\"value\":\"1\"}]}]}}}}' >/dev/null && [ \"\$(kubectl get deploy web -o jsonpath='{.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env[*].name}')\" = 'nginx FOO BAZ' ]"
+check "kubectl scale through the scale subresource" \
+  bash -c "kubectl scale deployment web --replicas=3 >/dev/null && [ \"\$(kubectl get deploy web -o jsonpath='{.spec.replicas}')\" = 3 ]"
+check "kubectl rollout restart" bash -c "kubectl rollout restart deployment web | grep -q restarted"
+
 url=$(grep '^https://' "$TULLE_HOME/clusters/$C/server/server.url")
 check "no credentials: 401 with a Status, never data" \
   bash -c "curl -sk $url/api/v1/pods | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"kind\"]==\"Status\" and d[\"code\"]==401'"
