@@ -11,6 +11,7 @@
 #include "filter.h"
 #include "objects.h"
 #include "patch.h"
+#include "../api/k8sproto.h"
 #include "openapi.h"
 #include "scale.h"
 #include "table.h"
@@ -131,16 +132,37 @@ static struct doc *decode_body(struct conn *c, const struct http_msg *req)
 	struct doc **docs;
 	size_t n;
 	struct ferrs errs;
+	const char *body = req->body ? req->body : "";
+	size_t len = req->body_len;
+	char *from_pb = NULL;
 
-	if (ct && !str_has_prefix(ct, "application/json") && !str_has_prefix(ct, "application/yaml") &&
-	    !str_has_prefix(ct, "application/merge-patch+json") && !str_has_prefix(ct, "*/*")) {
-		char *msg = xasprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got %s)", ct);
+	if (ct && str_has_prefix(ct, "application/vnd.kubernetes.protobuf")) {
+		/* kubectl's typed clients: decode to JSON, then go the same way. */
+		char *err;
+		json_t *o = k8sproto_decode((const unsigned char *)body, len, &err);
+		if (!o) {
+			bool unsupported = strstr(err, "not supported") != NULL;
+			conn_respond_json(c, req, unsupported ? 415 : 400,
+					  status_new(unsupported ? 415 : 400, unsupported ? "UnsupportedMediaType" : "BadRequest", err));
+			free(err);
+			return NULL;
+		}
+		from_pb = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		body = from_pb;
+		len = strlen(from_pb);
+	} else if (ct && !str_has_prefix(ct, "application/json") && !str_has_prefix(ct, "application/yaml") &&
+		   !str_has_prefix(ct, "application/merge-patch+json") && !str_has_prefix(ct, "*/*")) {
+		char *msg = xasprintf("the body of the request was in an unknown format - accepted media types include: "
+				      "application/json, application/yaml, application/vnd.kubernetes.protobuf (got %s)", ct);
 		conn_respond_json(c, req, 415, status_new(415, "UnsupportedMediaType", msg));
 		free(msg);
 		return NULL;
 	}
 	ferrs_init(&errs);
-	if (doc_load_all(req->body ? req->body : "", req->body_len, "request body", &docs, &n, &errs) < 0 || n != 1) {
+	int rc = doc_load_all(body, len, "request body", &docs, &n, &errs);
+	free(from_pb);
+	if (rc < 0 || n != 1) {
 		struct strbuf sb;
 		sb_init(&sb);
 		if (errs.n)

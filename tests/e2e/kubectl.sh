@@ -66,6 +66,17 @@ check "kubectl scale through the scale subresource" \
   bash -c "kubectl scale deployment web --replicas=3 >/dev/null && [ \"\$(kubectl get deploy web -o jsonpath='{.spec.replicas}')\" = 3 ]"
 check "kubectl rollout restart" bash -c "kubectl rollout restart deployment web | grep -q restarted"
 
+# kubectl's typed clients send protobuf (create, expose, run).
+check "kubectl create namespace (protobuf body)" bash -c "kubectl create namespace lab | grep -qx 'namespace/lab created'"
+check "kubectl create deployment --replicas --port" \
+  bash -c "kubectl create deployment api -n lab --image=nginx --replicas=2 --port=8080 | grep -qx 'deployment.apps/api created' && [ \"\$(kubectl get deploy api -n lab -o jsonpath='{.spec.replicas} {.spec.template.spec.containers[0].ports[0].containerPort} {.spec.selector.matchLabels.app}')\" = '2 8080 api' ]"
+check "kubectl expose deployment" \
+  bash -c "kubectl expose deployment api -n lab --port=80 --target-port=8080 | grep -qx 'service/api exposed' && [ \"\$(kubectl get svc api -n lab -o jsonpath='{.spec.ports[0].port}/{.spec.ports[0].targetPort} {.spec.selector.app}')\" = '80/8080 api' ]"
+check "kubectl create configmap and secret" \
+  bash -c "kubectl create configmap cfg -n lab --from-literal=a=b >/dev/null && kubectl create secret generic sec -n lab --from-literal=p=s3cret >/dev/null && [ \"\$(kubectl get cm cfg -n lab -o jsonpath='{.data.a}')\" = b ] && [ \"\$(kubectl get secret sec -n lab -o jsonpath='{.data.p}' | base64 -d)\" = s3cret ]"
+check "kubectl run creates a pod that runs" \
+  bash -c "kubectl run solo -n lab --image=nginx | grep -qx 'pod/solo created' && for i in \$(seq 1 40); do [ \"\$(kubectl get pod solo -n lab -o jsonpath='{.status.phase}')\" = Running ] && exit 0; sleep 0.25; done; exit 1"
+
 url=$(grep '^https://' "$TULLE_HOME/clusters/$C/server/server.url")
 check "no credentials: 401 with a Status, never data" \
   bash -c "curl -sk $url/api/v1/pods | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"kind\"]==\"Status\" and d[\"code\"]==401'"
