@@ -290,7 +290,11 @@ static char **argv_for(const json_t *spec, const char *self)
 	json_t *x;
 	int port = 80;
 
-	if (json_array_size(cmd)) {
+	/* Tool images (curl, busybox, alpine) start what their args name, as their
+	 * entrypoints do: `kubectl run x --image=curlimages/curl -- curl http://web` passes
+	 * args, not a command. */
+	bool tool = strstr(image, "curl") || strstr(image, "busybox") || strstr(image, "alpine");
+	if (json_array_size(cmd) || (tool && json_array_size(args))) {
 		json_array_foreach(cmd, i, x) if (n < 60) v[n++] = xstrdup(json_string_value(x));
 		json_array_foreach(args, i, x) if (n < 60) v[n++] = xstrdup(json_string_value(x));
 		return v;

@@ -12,6 +12,7 @@
 #include "objects.h"
 #include "patch.h"
 #include "../api/k8sproto.h"
+#include "exec.h"
 #include "openapi.h"
 #include "scale.h"
 #include "table.h"
@@ -737,6 +738,12 @@ void api_handle(struct conn *c, struct http_msg *req)
 	enum route_kind rk = route_parse(s, req->path, &r);
 	if (rk == R_DISCOVERY_GROUP_VERSION && !strcmp(m, "GET")) {
 		discovery_group_version(c, req, &r);
+	} else if (rk == R_RESOURCE && r.name && r.sub && (!strcmp(r.sub, "exec") || !strcmp(r.sub, "attach")) &&
+		   !strcmp(r.kind->kind, "Pod") && (!strcmp(m, "GET") || !strcmp(m, "POST"))) {
+		exec_start(c, req, r.ns, r.name, !strcmp(r.sub, "attach"));
+	} else if (rk == R_RESOURCE && r.name && r.sub && !strcmp(r.sub, "log") && !strcmp(r.kind->kind, "Pod") &&
+		   !strcmp(m, "GET")) {
+		exec_log(c, req, r.ns, r.name);
 	} else if (rk == R_RESOURCE && r.name && r.sub && !strcmp(r.sub, "scale") && scale_supported(r.kind) &&
 		   (!strcmp(m, "GET") || !strcmp(m, "PUT") || !strcmp(m, "PATCH"))) {
 		scale_handle(c, req, r.kind, r.ns, r.name);

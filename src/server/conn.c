@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "exec.h"
 #include "watch.h"
 
 struct listener {
@@ -82,6 +83,10 @@ void conn_close(struct conn *c)
 {
 	if (c->watch)
 		watch_remove(c->srv, c->watch);
+	if (c->exec) {
+		exec_release(c);
+		exec_free(c);
+	}
 	loop_del(c->srv->loop, c->fd);
 	if (c->ssl) {
 		if (c->tls_ready)
@@ -270,6 +275,10 @@ static void conn_event(struct loop *l, int fd, uint32_t events, void *ctx)
 			if (n <= 0) {
 				conn_close(c);
 				return;
+			}
+			if (c->exec) {
+				exec_feed(c, buf, (size_t)n);
+				continue;
 			}
 			/* A watch stream takes no more requests; a client pipelining past the
 			 * limit is cut off rather than buffered without bound. */

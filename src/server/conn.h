@@ -16,6 +16,7 @@ struct conn {
 	SSL *ssl;        /* HTTPS listener: the TLS session */
 	bool tls_ready;  /* handshake done */
 	bool cert_auth;  /* the client showed a certificate our CA signed */
+	struct exec_session *exec; /* an upgraded exec/attach stream (exec.c) */
 	struct strbuf in, out;
 	bool close_after_flush;
 	bool streaming;

@@ -39,8 +39,10 @@ check "the message reads as kubectl prints it" \
 
 r=$(api "$S" POST /api/v1/namespaces/default/services '{"apiVersion": "v1", "kind": ')
 check "malformed JSON is 400 with a Status" test "$(code_of "$r")/$(body_of "$r" | jget '["kind"]')" = "400/Status"
-r=$(api "$S" POST /api/v1/namespaces/default/services "$svc" application/vnd.kubernetes.protobuf)
+r=$(api "$S" POST /api/v1/namespaces/default/services "$svc" application/cbor)
 check "an unsupported content type is 415" test "$(code_of "$r")" = 415
+r=$(api "$S" POST /api/v1/namespaces/default/services "$svc" application/vnd.kubernetes.protobuf)
+check "a body labelled protobuf that is not is 400 with a Status" test "$(code_of "$r")/$(body_of "$r" | jget '["kind"]')" = "400/Status"
 head -c 4000000 /dev/zero | tr '\0' 'a' >"$WORK/big"
 c=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$S/api.sock" -X POST -H 'Content-Type: application/json' --data-binary @"$WORK/big" http://x/api/v1/namespaces/default/configmaps)
 check "a 4 MB body is 413" test "$c" = 413

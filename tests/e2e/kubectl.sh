@@ -77,6 +77,24 @@ check "kubectl create configmap and secret" \
 check "kubectl run creates a pod that runs" \
   bash -c "kubectl run solo -n lab --image=nginx | grep -qx 'pod/solo created' && for i in \$(seq 1 40); do [ \"\$(kubectl get pod solo -n lab -o jsonpath='{.status.phase}')\" = Running ] && exit 0; sleep 0.25; done; exit 1"
 
+# Streams: exec over WebSocket (v5.channel.k8s.io), run -it --rm (attach), logs.
+kubectl expose deployment web --port=80 >/dev/null
+kubectl run client --image=curlimages/curl >/dev/null
+for _ in $(seq 1 40); do [ "$(kubectl get pod client -o jsonpath='{.status.phase}')" = Running ] && break; sleep 0.25; done
+check "kubectl exec returns the command's output from inside the pod" \
+  bash -c "kubectl exec client -- curl -s -m 3 http://web | grep -q '^pod=web-'"
+check "kubectl exec returns the command's exit code and its stderr" \
+  bash -c "out=\$(kubectl exec client -- sh -c 'echo out; echo err >&2; exit 3' 2>&1); rc=\$?; [ \$rc = 3 ] && grep -qx out <<<\"\$out\" && grep -qx err <<<\"\$out\""
+check "kubectl exec -i passes stdin" bash -c "[ \"\$(echo hello | kubectl exec -i client -- cat)\" = hello ]"
+check "kubectl exec deployment/web runs in one of its pods" \
+  bash -c "kubectl exec deployment/web -- hostname | grep -q '^web-'"
+check "kubectl run -it --rm --restart=Never -- curl http://web prints the answer and removes the pod" \
+  bash -c "timeout 30 kubectl run tmp --image=curlimages/curl -it --rm --restart=Never -- curl -s -m 3 http://web </dev/null 2>/dev/null | grep -q '^pod=web-' && ! kubectl get pod tmp >/dev/null 2>&1"
+kubectl run once --image=curlimages/curl --restart=Never -- curl -s -m 3 http://web >/dev/null
+for _ in $(seq 1 40); do [ "$(kubectl get pod once -o jsonpath='{.status.phase}')" = Succeeded ] && break; sleep 0.25; done
+check "a restartPolicy Never pod ends Succeeded, and kubectl logs shows its output" \
+  bash -c "[ \"\$(kubectl get pod once -o jsonpath='{.status.phase}')\" = Succeeded ] && kubectl logs once | grep -q '^pod=web-' && timeout 5 kubectl logs -f once | grep -q '^pod=web-'"
+
 url=$(grep '^https://' "$TULLE_HOME/clusters/$C/server/server.url")
 check "no credentials: 401 with a Status, never data" \
   bash -c "curl -sk $url/api/v1/pods | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"kind\"]==\"Status\" and d[\"code\"]==401'"

@@ -1,0 +1,482 @@
+#define _GNU_SOURCE 1
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "../agent/agent.h"
+#include "../api/schema.h"
+#include "../lib/util.h"
+#include "objects.h"
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+struct exec_session {
+	bool plain;                /* a pods/log follow: chunked text, not WebSocket frames */
+	pid_t pid;
+	int in_fd, out_fd, err_fd; /* -1 when closed or not asked for */
+	bool tty;
+	struct strbuf rx;          /* undecoded frame bytes from the client */
+};
+
+/* A server frame: FIN, opcode, unmasked payload (RFC 6455 5.2). */
+static void ws_frame(struct strbuf *out, int opcode, const void *data, size_t len)
+{
+	unsigned char h[10];
+	size_t n = 0;
+	h[n++] = (unsigned char)(0x80 | opcode);
+	if (len < 126) {
+		h[n++] = (unsigned char)len;
+	} else if (len < 65536) {
+		h[n++] = 126;
+		h[n++] = (unsigned char)(len >> 8);
+		h[n++] = (unsigned char)len;
+	} else {
+		h[n++] = 127;
+		for (int i = 7; i >= 0; i--)
+			h[n++] = (unsigned char)((uint64_t)len >> (i * 8));
+	}
+	sb_add(out, (const char *)h, n);
+	sb_add(out, data, len);
+}
+
+static void channel_frame(struct conn *c, int channel, const char *data, size_t len)
+{
+	char *b = xmalloc(len + 1);
+	b[0] = (char)channel;
+	memcpy(b + 1, data, len);
+	ws_frame(&c->out, 2, b, len + 1);
+	free(b);
+}
+
+static void fail(struct conn *c, const struct http_msg *req, int code, const char *reason, const char *msg)
+{
+	conn_respond_json(c, req, code, status_new(code, reason, msg));
+}
+
+static void finish(struct conn *c)
+{
+	struct exec_session *e = c->exec;
+	int st = 0;
+	if (e->pid > 0 && waitpid(e->pid, &st, 0) == e->pid)
+		e->pid = 0;
+	int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	json_t *status;
+	if (code == 0) {
+		status = json_pack("{s:{},s:s}", "metadata", "status", "Success");
+	} else {
+		char num[16], *msg = xasprintf("command terminated with non-zero exit code: exit status %d", code);
+		snprintf(num, sizeof(num), "%d", code);
+		status = json_pack("{s:{},s:s,s:s,s:s,s:{s:[{s:s,s:s}]}}", "metadata", "status", "Failure", "message", msg,
+				   "reason", "NonZeroExitCode", "details", "causes", "reason", "ExitCode", "message", num);
+		free(msg);
+	}
+	char *s = json_dumps(status, JSON_COMPACT);
+	channel_frame(c, 3, s, strlen(s));
+	free(s);
+	json_decref(status);
+	unsigned char close_code[2] = { 0x03, 0xe8 }; /* 1000: normal */
+	ws_frame(&c->out, 8, close_code, 2);
+	c->close_after_flush = true;
+	conn_flush(c);
+}
+
+static void out_event(struct loop *l, int fd, uint32_t events, void *ctx)
+{
+	struct conn *c = ctx;
+	struct exec_session *e = c->exec;
+	char buf[32768];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n > 0 && e->plain) {
+		conn_stream_chunk(c, buf, (size_t)n); /* flushes, and may close c */
+		return;
+	}
+	if (n > 0) {
+		channel_frame(c, fd == e->err_fd ? 2 : 1, buf, (size_t)n);
+		conn_flush(c);
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	/* EOF (or EIO from a pty whose process ended). */
+	loop_del(l, fd);
+	close(fd);
+	if (fd == e->out_fd) {
+		if (e->tty && e->in_fd == fd)
+			e->in_fd = -1;
+		e->out_fd = -1;
+	} else {
+		e->err_fd = -1;
+	}
+	if (e->out_fd < 0 && e->err_fd < 0) {
+		if (e->plain) {
+			if (e->pid > 0 && waitpid(e->pid, NULL, 0) == e->pid)
+				e->pid = 0;
+			conn_stream_end(c);
+			conn_flush(c);
+		} else {
+			finish(c);
+		}
+	}
+}
+
+/* The last n lines of text (all of it when n < 0). */
+static const char *last_lines(const char *text, size_t len, long n)
+{
+	if (n < 0)
+		return text;
+	const char *p = text + len;
+	if (p > text && p[-1] == '\n')
+		p--;
+	while (p > text) {
+		if (p[-1] == '\n' && n-- == 0)
+			break;
+		p--;
+	}
+	return n < 0 ? p : text;
+}
+
+void exec_log(struct conn *c, const struct http_msg *req, const char *ns, const char *name)
+{
+	const struct skind *pk = schema_kind_lookup(c->srv->schema, "pods");
+	json_t *pod = objects_get(c->srv, pk, ns, name);
+	if (!pod) {
+		conn_respond_json(c, req, 404, status_not_found(pk, name));
+		return;
+	}
+	char *log_path = NULL;
+	pid_t pid = exec_pod_process(c->srv, pod, &log_path);
+	json_decref(pod);
+	char *f = http_query_param(req->query, "follow"), *tl = http_query_param(req->query, "tailLines");
+	bool follow = f && !strcmp(f, "true");
+	long tail = tl ? strtol(tl, NULL, 10) : -1;
+	free(f);
+	free(tl);
+	char *data = NULL;
+	size_t len = 0;
+	if (!log_path || read_file(log_path, &data, &len) < 0) {
+		free(log_path);
+		fail(c, req, 400, "BadRequest", "the pod has no log yet (has it started?)");
+		return;
+	}
+	if (!follow || !pid) {
+		const char *from = last_lines(data, len, tail);
+		conn_respond(c, req, 200, "text/plain", from, len - (size_t)(from - data));
+		free(data);
+		free(log_path);
+		return;
+	}
+	free(data);
+	/* Following: tail(1) prints what is there and what comes, and ends with the process. */
+	int outp[2];
+	if (pipe2(outp, O_CLOEXEC) < 0) {
+		free(log_path);
+		fail(c, req, 500, "InternalError", "cannot make a pipe");
+		return;
+	}
+	char pidarg[32], lines[32];
+	snprintf(pidarg, sizeof(pidarg), "--pid=%d", (int)pid);
+	if (tail >= 0)
+		snprintf(lines, sizeof(lines), "%ld", tail);
+	else
+		snprintf(lines, sizeof(lines), "+1");
+	pid_t child = fork();
+	if (child == 0) {
+		dup2(outp[1], 1);
+		execlp("tail", "tail", "-n", lines, "-f", pidarg, log_path, (char *)NULL);
+		_exit(127);
+	}
+	free(log_path);
+	close(outp[1]);
+	struct exec_session *e = xcalloc(1, sizeof(*e));
+	e->plain = true;
+	e->pid = child;
+	e->in_fd = e->err_fd = -1;
+	e->out_fd = outp[0];
+	sb_init(&e->rx);
+	c->exec = e;
+	conn_stream_start(c, "text/plain");
+	fcntl(e->out_fd, F_SETFL, O_NONBLOCK);
+	loop_add(c->srv->loop, e->out_fd, EPOLLIN, out_event, c);
+	conn_flush(c);
+}
+
+/* The pod's process, from the agent's record beside the server's state (local cluster:
+ * STATE/../nodes/NODE/pods/UID). */
+pid_t exec_pod_process(struct apiserver *s, const json_t *pod, char **log_path)
+{
+	const char *uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
+	const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+	if (log_path)
+		*log_path = NULL;
+	if (!uid || !node)
+		return 0;
+	char *rec = xasprintf("%s/../nodes/%s/pods/%s", s->cfg.state_dir, node, uid);
+	struct pod_record r;
+	pid_t pid = agent_read_record(rec, &r) == 0 ? r.pid : 0;
+	if (log_path)
+		*log_path = xasprintf("%s.log", rec);
+	free(rec);
+	return pid > 1 && kill(pid, 0) == 0 ? pid : 0;
+}
+
+
+void exec_start(struct conn *c, const struct http_msg *req, const char *ns, const char *name, bool attach)
+{
+	const struct skind *pk = schema_kind_lookup(c->srv->schema, "pods");
+	const char *key = http_get_header(req, "Sec-WebSocket-Key");
+	const char *protos = http_get_header(req, "Sec-WebSocket-Protocol");
+	if (!key || !protos) {
+		fail(c, req, 400, "BadRequest", "exec and attach are served over WebSocket (v5.channel.k8s.io, "
+			"v4.channel.k8s.io); this request asked for no WebSocket upgrade");
+		return;
+	}
+	const char *proto = strstr(protos, "v5.channel.k8s.io") ? "v5.channel.k8s.io"
+			  : strstr(protos, "v4.channel.k8s.io") ? "v4.channel.k8s.io" : NULL;
+	if (!proto) {
+		fail(c, req, 400, "BadRequest", "no supported WebSocket subprotocol (v5.channel.k8s.io, v4.channel.k8s.io)");
+		return;
+	}
+	json_t *pod = objects_get(c->srv, pk, ns, name);
+	if (!pod) {
+		conn_respond_json(c, req, 404, status_not_found(pk, name));
+		return;
+	}
+	char *log_path = NULL;
+	pid_t target = exec_pod_process(c->srv, pod, &log_path);
+	json_decref(pod);
+	if (!target) {
+		free(log_path);
+		fail(c, req, 400, "BadRequest", "the pod's process is not running (is the pod Running?)");
+		return;
+	}
+	/* command=... repeated; flags as "true". */
+	char **argv = xcalloc(72, sizeof(char *));
+	size_t n = 0;
+	char pidtxt[16];
+	snprintf(pidtxt, sizeof(pidtxt), "%d", (int)target);
+	const char *pre[] = { "nsenter", "-t", pidtxt, "-n", "-u", "-m", "--" };
+	for (size_t i = 0; i < 7; i++)
+		argv[n++] = xstrdup(pre[i]);
+	size_t before = n;
+	const char *q = req->query ? req->query : "";
+	while (*q && n < 70) {
+		size_t l = strcspn(q, "&");
+		if (l > 8 && !strncmp(q, "command=", 8)) {
+			char *part = xstrndup(q, l);
+			argv[n++] = http_query_param(part, "command");
+			free(part);
+		}
+		q += l;
+		if (*q == '&')
+			q++;
+	}
+	char *t = http_query_param(req->query, "tty"), *in = http_query_param(req->query, "stdin");
+	char *er = http_query_param(req->query, "stderr");
+	bool tty = t && !strcmp(t, "true"), want_in = in && !strcmp(in, "true"), want_err = !er || !strcmp(er, "true");
+	free(t);
+	free(in);
+	free(er);
+	if (attach) {
+		/* Attach: the pod's output as it is written (from its start), until the process
+		 * ends; its stdin is not connected (pods run with /dev/null). */
+		for (size_t i = 0; i < n; i++) {
+			free(argv[i]);
+			argv[i] = NULL;
+		}
+		n = 0;
+		const char *tail[] = { "tail", "-c", "+1", "-f", NULL, NULL };
+		argv[n++] = xstrdup(tail[0]);
+		argv[n++] = xstrdup(tail[1]);
+		argv[n++] = xstrdup(tail[2]);
+		argv[n++] = xstrdup(tail[3]);
+		argv[n++] = xasprintf("--pid=%s", pidtxt);
+		argv[n++] = xstrdup(log_path);
+		before = 0;
+	}
+	free(log_path);
+	if (n == before) {
+		for (size_t i = 0; i < n; i++)
+			free(argv[i]);
+		free(argv);
+		fail(c, req, 400, "BadRequest", "you must specify at least one command for the container");
+		return;
+	}
+	int inp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, master = -1;
+	pid_t pid;
+	if (tty) {
+		pid = forkpty(&master, NULL, NULL, NULL);
+	} else {
+		if (pipe2(inp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+			fail(c, req, 500, "InternalError", "cannot make pipes");
+			return;
+		}
+		pid = fork();
+		if (pid == 0) {
+			dup2(inp[0], 0);
+			dup2(outp[1], 1);
+			dup2(errp[1], 2);
+		}
+	}
+	if (pid == 0) {
+		setsid();
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(argv[i]);
+	free(argv);
+	struct exec_session *e = xcalloc(1, sizeof(*e));
+	e->pid = pid;
+	e->tty = tty;
+	sb_init(&e->rx);
+	if (tty) {
+		e->in_fd = e->out_fd = master;
+		e->err_fd = -1;
+	} else {
+		close(inp[0]);
+		close(outp[1]);
+		close(errp[1]);
+		e->in_fd = inp[1];
+		e->out_fd = outp[0];
+		e->err_fd = errp[0];
+		if (!want_in) {
+			close(e->in_fd);
+			e->in_fd = -1;
+		}
+		if (!want_err) {
+			/* stderr not asked for: drained and dropped */
+		}
+	}
+	c->exec = e;
+	/* The upgrade. */
+	unsigned char sha[SHA_DIGEST_LENGTH];
+	char *cat = xasprintf("%s%s", key, WS_GUID), accept[64];
+	SHA1((const unsigned char *)cat, strlen(cat), sha);
+	EVP_EncodeBlock((unsigned char *)accept, sha, SHA_DIGEST_LENGTH);
+	free(cat);
+	sb_printf(&c->out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		  "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: %s\r\n\r\n", accept, proto);
+	c->streaming = true;
+	fcntl(e->out_fd, F_SETFL, O_NONBLOCK);
+	loop_add(c->srv->loop, e->out_fd, EPOLLIN, out_event, c);
+	if (e->err_fd >= 0) {
+		fcntl(e->err_fd, F_SETFL, O_NONBLOCK);
+		loop_add(c->srv->loop, e->err_fd, EPOLLIN, out_event, c);
+	}
+}
+
+/* Client frames: masked, maybe fragmented only by size (kubectl sends whole ones). */
+void exec_feed(struct conn *c, const char *buf, size_t len)
+{
+	struct exec_session *e = c->exec;
+	sb_add(&e->rx, buf, len);
+	for (;;) {
+		const unsigned char *p = (const unsigned char *)e->rx.buf;
+		size_t have = e->rx.len, hl = 2;
+		if (have < 2)
+			return;
+		int opcode = p[0] & 0x0f;
+		bool masked = p[1] & 0x80;
+		uint64_t pl = p[1] & 0x7f;
+		if (pl == 126) {
+			if (have < 4)
+				return;
+			pl = (uint64_t)p[2] << 8 | p[3];
+			hl = 4;
+		} else if (pl == 127) {
+			if (have < 10)
+				return;
+			pl = 0;
+			for (int i = 0; i < 8; i++)
+				pl = pl << 8 | p[2 + i];
+			hl = 10;
+		}
+		if (pl > (1u << 24)) {
+			c->close_after_flush = true; /* no frame here is that large */
+			return;
+		}
+		size_t mk = masked ? 4 : 0;
+		if (have < hl + mk + pl)
+			return;
+		unsigned char *data = xmalloc(pl + 1);
+		for (uint64_t i = 0; i < pl; i++)
+			data[i] = p[hl + mk + i] ^ (masked ? p[hl + (i & 3)] : 0);
+		sb_consume(&e->rx, hl + mk + (size_t)pl);
+		if (opcode == 8) { /* close */
+			free(data);
+			exec_release(c);
+			c->close_after_flush = true;
+			return;
+		}
+		if (opcode == 9) /* ping */
+			ws_frame(&c->out, 10, data, (size_t)pl);
+		if ((opcode == 1 || opcode == 2) && pl >= 1) {
+			int ch = data[0];
+			if (ch == 0 && e->in_fd >= 0 && pl > 1) {
+				ssize_t w = write(e->in_fd, data + 1, (size_t)pl - 1);
+				(void)w;
+			} else if (ch == 4 && e->tty && e->in_fd >= 0) {
+				json_t *sz = json_loadb((const char *)data + 1, (size_t)pl - 1, 0, NULL);
+				struct winsize ws = { .ws_col = (unsigned short)json_integer_value(json_object_get(sz, "Width")),
+						      .ws_row = (unsigned short)json_integer_value(json_object_get(sz, "Height")) };
+				ioctl(e->in_fd, TIOCSWINSZ, &ws);
+				json_decref(sz);
+			} else if (ch == 255 && pl >= 2 && data[1] == 0 && e->in_fd >= 0) {
+				/* v5: the client closed stdin. */
+				if (e->tty) {
+					char eot = 4;
+					ssize_t w = write(e->in_fd, &eot, 1);
+					(void)w;
+				} else {
+					close(e->in_fd);
+					e->in_fd = -1;
+				}
+			}
+		}
+		free(data);
+	}
+}
+
+void exec_release(struct conn *c)
+{
+	struct exec_session *e = c->exec;
+	if (!e)
+		return;
+	if (e->pid > 0) {
+		kill(-e->pid, SIGKILL);
+		kill(e->pid, SIGKILL);
+		waitpid(e->pid, NULL, 0);
+		e->pid = 0;
+	}
+	int fds[3] = { e->in_fd, e->out_fd, e->err_fd };
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] < 0 || (i == 0 && e->tty))
+			continue;
+		if (i > 0)
+			loop_del(c->srv->loop, fds[i]);
+		close(fds[i]);
+	}
+	e->in_fd = e->out_fd = e->err_fd = -1;
+}
+
+void exec_free(struct conn *c)
+{
+	if (!c->exec)
+		return;
+	sb_free(&c->exec->rx);
+	free(c->exec);
+	c->exec = NULL;
+}
