@@ -12,6 +12,7 @@
 #include "objects.h"
 #include "patch.h"
 #include "../api/k8sproto.h"
+#include "discovery.h"
 #include "exec.h"
 #include "openapi.h"
 #include "scale.h"
@@ -719,6 +720,10 @@ void api_handle(struct conn *c, struct http_msg *req)
 	}
 	if (!strcmp(req->path, "/version")) {
 		handle_version(c, req);
+		return;
+	}
+	if ((!strcmp(req->path, "/api") || !strcmp(req->path, "/apis")) && discovery_aggregated_wanted(req)) {
+		discovery_aggregated(c, req, !strcmp(req->path, "/api"));
 		return;
 	}
 	if (!strcmp(req->path, "/api") || !strcmp(req->path, "/api/")) {

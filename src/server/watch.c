@@ -5,13 +5,24 @@
 #include <string.h>
 
 #include "objects.h"
+#include "table.h"
 
 /* A watcher more than this far behind is disconnected; the client re-lists. */
 #define WATCH_MAX_BACKLOG (64u << 20)
 
 static void send_event(struct watcher *w, const char *type, json_t *obj)
 {
-	json_t *ev = json_pack("{s:s,s:O}", "type", type, "object", obj);
+	json_t *ev;
+	if (w->table && strcmp(type, "ERROR") && strcmp(type, "BOOKMARK")) {
+		/* Column definitions once, as kube-apiserver does: kubectl prints rows after. */
+		json_t *t = table_from(w->kind->kind, obj, w->include);
+		if (w->sent_header)
+			json_object_del(t, "columnDefinitions");
+		w->sent_header = true;
+		ev = json_pack("{s:s,s:o}", "type", type, "object", t);
+	} else {
+		ev = json_pack("{s:s,s:O}", "type", type, "object", obj);
+	}
 	char *s = json_dumps(ev, JSON_COMPACT);
 	size_t len = strlen(s);
 
@@ -106,6 +117,7 @@ static void watch_free(struct watcher *w)
 {
 	filter_free(&w->filter);
 	free(w->version);
+	free(w->include);
 	free(w);
 }
 
@@ -140,6 +152,8 @@ void watch_start(struct apiserver *s, struct conn *c, const struct http_msg *req
 	w->kind = k;
 	w->version = xstrdup(version);
 	w->bookmarks = bm && !strcmp(bm, "true");
+	w->table = table_wanted(req);
+	w->include = http_query_param(req->query, "includeObject");
 	w->last_bookmark_ns = now_ns();
 	long secs = timeout ? strtol(timeout, NULL, 10) : 0;
 	if (secs > 0)

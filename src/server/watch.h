@@ -16,6 +16,9 @@ struct watcher {
 	uint64_t deadline_ns;
 	uint64_t last_bookmark_ns;
 	bool bookmarks;
+	bool table;       /* kubectl get -w: each object as a one-row Table */
+	bool sent_header; /* the first Table carried the column definitions */
+	char *include;    /* includeObject for Table rows */
 };
 
 /* Starts a watch on c for kind in ns (NULL: all) from the request's query; takes over

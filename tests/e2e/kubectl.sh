@@ -77,6 +77,18 @@ check "kubectl create configmap and secret" \
 check "kubectl run creates a pod that runs" \
   bash -c "kubectl run solo -n lab --image=nginx | grep -qx 'pod/solo created' && for i in \$(seq 1 40); do [ \"\$(kubectl get pod solo -n lab -o jsonpath='{.status.phase}')\" = Running ] && exit 0; sleep 0.25; done; exit 1"
 
+check "kubectl api-resources (aggregated discovery) lists every kind tulle serves" \
+  bash -c "[ \$(kubectl api-resources --no-headers | wc -l) = \$('$TULLE' api-resources | tail -n +2 | wc -l) ] && kubectl api-resources | grep -q '^networkpolicies *netpol '"
+timeout 8 kubectl get deployments -w >"$WORK/watch" 2>&1 &
+wpid=$!
+sleep 1.5
+kubectl create deployment watched --image=nginx >/dev/null
+sleep 3
+kubectl delete deployment watched >/dev/null
+wait $wpid
+check "kubectl get -w prints a line per change as it happens (header once)" \
+  bash -c "[ \$(grep -c '^NAME ' '$WORK/watch') = 1 ] && [ \$(grep -c '^watched ' '$WORK/watch') -ge 2 ]"
+
 # Streams: exec over WebSocket (v5.channel.k8s.io), run -it --rm (attach), logs.
 kubectl expose deployment web --port=80 >/dev/null
 kubectl run client --image=curlimages/curl >/dev/null
