@@ -25,13 +25,10 @@ struct listener {
 	bool tcp, tls;
 };
 
-/* Reads and writes through TLS when the connection has it; EAGAIN when TLS must wait
- * for the socket (either direction). */
-static ssize_t conn_recv(struct conn *c, void *buf, size_t len)
+/* What an SSL_read/SSL_write result means as a recv/send result: EAGAIN when TLS must
+ * wait for the socket (either direction); a clean TLS close reads as EOF. */
+static ssize_t tls_result(struct conn *c, int n, bool reading)
 {
-	if (!c->ssl)
-		return recv(c->fd, buf, len, 0);
-	int n = SSL_read(c->ssl, buf, (int)len);
 	if (n > 0)
 		return n;
 	int e = SSL_get_error(c->ssl, n);
@@ -40,27 +37,24 @@ static ssize_t conn_recv(struct conn *c, void *buf, size_t len)
 		return -1;
 	}
 	ERR_clear_error();
-	if (e == SSL_ERROR_ZERO_RETURN)
+	if (e == SSL_ERROR_ZERO_RETURN && reading)
 		return 0;
 	errno = EIO;
 	return -1;
+}
+
+static ssize_t conn_recv(struct conn *c, void *buf, size_t len)
+{
+	if (!c->ssl)
+		return recv(c->fd, buf, len, 0);
+	return tls_result(c, SSL_read(c->ssl, buf, (int)len), true);
 }
 
 static ssize_t conn_send(struct conn *c, const void *buf, size_t len)
 {
 	if (!c->ssl)
 		return send(c->fd, buf, len, MSG_NOSIGNAL);
-	int n = SSL_write(c->ssl, buf, (int)(len > (1 << 30) ? 1 << 30 : len));
-	if (n > 0)
-		return n;
-	int e = SSL_get_error(c->ssl, n);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		errno = EAGAIN;
-		return -1;
-	}
-	ERR_clear_error();
-	errno = EIO;
-	return -1;
+	return tls_result(c, SSL_write(c->ssl, buf, (int)(len > (1 << 30) ? 1 << 30 : len)), false);
 }
 
 static void conn_event(struct loop *l, int fd, uint32_t events, void *ctx);
