@@ -65,3 +65,12 @@ wait_running() {
   done
   return 1
 }
+
+# with_cluster NAME: on exit (failure too), delete the local cluster NAME and anything
+# left of it (namespaces, pinned maps), then the temp dir.
+with_cluster() {
+  CLUSTER_NAME=$1
+  trap '"$TULLE" cluster delete --name "$CLUSTER_NAME" >/dev/null 2>&1
+        for n in $(ip netns list | awk "{print \$1}" | grep "^tl-$CLUSTER_NAME-"); do ip netns del "$n"; done
+        rm -rf "/sys/fs/bpf/tulle/$CLUSTER_NAME"; cleanup' EXIT INT TERM
+}

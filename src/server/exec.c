@@ -233,6 +233,54 @@ pid_t exec_pod_process(struct apiserver *s, const json_t *pod, char **log_path)
 }
 
 
+/* exec: the request's command (command=... repeated) under nsenter in the pod's
+ * network, UTS and mount namespaces; NULL when there is no command. */
+static char **exec_argv(const struct http_msg *req, pid_t target, size_t *n)
+{
+	char **argv = xcalloc(72, sizeof(char *));
+	*n = 0;
+	argv[(*n)++] = xstrdup("nsenter");
+	argv[(*n)++] = xstrdup("-t");
+	argv[(*n)++] = xasprintf("%d", (int)target);
+	const char *flags[] = { "-n", "-u", "-m", "--" };
+	for (size_t i = 0; i < 4; i++)
+		argv[(*n)++] = xstrdup(flags[i]);
+	size_t before = *n;
+	const char *q = req->query ? req->query : "";
+	while (*q && *n < 70) {
+		size_t l = strcspn(q, "&");
+		if (l > 8 && !strncmp(q, "command=", 8)) {
+			char *part = xstrndup(q, l);
+			argv[(*n)++] = http_query_param(part, "command");
+			free(part);
+		}
+		q += l;
+		if (*q == '&')
+			q++;
+	}
+	if (*n == before) {
+		for (size_t i = 0; i < *n; i++)
+			free(argv[i]);
+		free(argv);
+		return NULL;
+	}
+	return argv;
+}
+
+/* attach: the pod's output as it is written (from its start) until its process ends;
+ * its stdin is not connected (pods run with /dev/null). */
+static char **attach_argv(pid_t target, const char *log_path)
+{
+	char **argv = xcalloc(8, sizeof(char *));
+	argv[0] = xstrdup("tail");
+	argv[1] = xstrdup("-c");
+	argv[2] = xstrdup("+1");
+	argv[3] = xstrdup("-f");
+	argv[4] = xasprintf("--pid=%d", (int)target);
+	argv[5] = xstrdup(log_path ? log_path : "/dev/null");
+	return argv;
+}
+
 void exec_start(struct conn *c, const struct http_msg *req, const char *ns, const char *name, bool attach)
 {
 	const struct skind *pk = schema_kind_lookup(c->srv->schema, "pods");
@@ -262,55 +310,16 @@ void exec_start(struct conn *c, const struct http_msg *req, const char *ns, cons
 		fail(c, req, 400, "BadRequest", "the pod's process is not running (is the pod Running?)");
 		return;
 	}
-	/* command=... repeated; flags as "true". */
-	char **argv = xcalloc(72, sizeof(char *));
-	size_t n = 0;
-	char pidtxt[16];
-	snprintf(pidtxt, sizeof(pidtxt), "%d", (int)target);
-	const char *pre[] = { "nsenter", "-t", pidtxt, "-n", "-u", "-m", "--" };
-	for (size_t i = 0; i < 7; i++)
-		argv[n++] = xstrdup(pre[i]);
-	size_t before = n;
-	const char *q = req->query ? req->query : "";
-	while (*q && n < 70) {
-		size_t l = strcspn(q, "&");
-		if (l > 8 && !strncmp(q, "command=", 8)) {
-			char *part = xstrndup(q, l);
-			argv[n++] = http_query_param(part, "command");
-			free(part);
-		}
-		q += l;
-		if (*q == '&')
-			q++;
-	}
 	char *t = http_query_param(req->query, "tty"), *in = http_query_param(req->query, "stdin");
 	char *er = http_query_param(req->query, "stderr");
 	bool tty = t && !strcmp(t, "true"), want_in = in && !strcmp(in, "true"), want_err = !er || !strcmp(er, "true");
 	free(t);
 	free(in);
 	free(er);
-	if (attach) {
-		/* Attach: the pod's output as it is written (from its start), until the process
-		 * ends; its stdin is not connected (pods run with /dev/null). */
-		for (size_t i = 0; i < n; i++) {
-			free(argv[i]);
-			argv[i] = NULL;
-		}
-		n = 0;
-		const char *tail[] = { "tail", "-c", "+1", "-f", NULL, NULL };
-		argv[n++] = xstrdup(tail[0]);
-		argv[n++] = xstrdup(tail[1]);
-		argv[n++] = xstrdup(tail[2]);
-		argv[n++] = xstrdup(tail[3]);
-		argv[n++] = xasprintf("--pid=%s", pidtxt);
-		argv[n++] = xstrdup(log_path);
-		before = 0;
-	}
+	size_t n;
+	char **argv = attach ? attach_argv(target, log_path) : exec_argv(req, target, &n);
 	free(log_path);
-	if (n == before) {
-		for (size_t i = 0; i < n; i++)
-			free(argv[i]);
-		free(argv);
+	if (!argv) {
 		fail(c, req, 400, "BadRequest", "you must specify at least one command for the container");
 		return;
 	}
@@ -327,7 +336,9 @@ void exec_start(struct conn *c, const struct http_msg *req, const char *ns, cons
 		if (pid == 0) {
 			dup2(inp[0], 0);
 			dup2(outp[1], 1);
-			dup2(errp[1], 2);
+			/* stderr=false: Kubernetes discards the stream. */
+			int nul = want_err ? -1 : open("/dev/null", O_WRONLY);
+			dup2(nul >= 0 ? nul : errp[1], 2);
 		}
 	}
 	if (pid == 0) {
@@ -335,7 +346,7 @@ void exec_start(struct conn *c, const struct http_msg *req, const char *ns, cons
 		execvp(argv[0], argv);
 		_exit(127);
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; argv[i]; i++)
 		free(argv[i]);
 	free(argv);
 	struct exec_session *e = xcalloc(1, sizeof(*e));
@@ -355,9 +366,6 @@ void exec_start(struct conn *c, const struct http_msg *req, const char *ns, cons
 		if (!want_in) {
 			close(e->in_fd);
 			e->in_fd = -1;
-		}
-		if (!want_err) {
-			/* stderr not asked for: drained and dropped */
 		}
 	}
 	c->exec = e;

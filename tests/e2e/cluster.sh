@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP cluster: needs root for network namespaces"; exit 0; }
 C=e$$
-trap '"$TULLE" cluster delete --name "$C" >/dev/null 2>&1; for n in $(ip netns list | awk "{print \$1}" | grep "^tl-$C-"); do ip netns del "$n"; done; cleanup' EXIT INT TERM
+with_cluster "$C"
 t() { "$TULLE" "$@"; }
 
 check "cluster create brings up 3 Ready nodes" bash -c "timeout 90 '$TULLE' cluster create --name $C --nodes 3 >/dev/null"

@@ -6,7 +6,7 @@
 [ "$(id -u)" = 0 ] || { echo "SKIP dns: needs root for network namespaces and BPF"; exit 0; }
 command -v dig >/dev/null || { echo "FAIL dns: dig is not installed (scripts/setup.sh installs bind9-dnsutils)"; exit 1; }
 C=d$$
-trap '"$TULLE" cluster delete --name "$C" >/dev/null 2>&1; for n in $(ip netns list | awk "{print \$1}" | grep "^tl-$C-"); do ip netns del "$n"; done; rm -rf /sys/fs/bpf/tulle/$C; cleanup' EXIT INT TERM
+with_cluster "$C"
 t() { "$TULLE" "$@"; }
 q() { t exec client -- dig +time=2 +tries=1 "$@"; }
 

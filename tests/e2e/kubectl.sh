@@ -7,7 +7,7 @@
 [ "$(id -u)" = 0 ] || { echo "SKIP kubectl: needs root for network namespaces"; exit 0; }
 command -v kubectl >/dev/null || { echo "SKIP kubectl: no kubectl on this machine"; exit 0; }
 C=k$$
-trap '"$TULLE" cluster delete --name "$C" >/dev/null 2>&1; for n in $(ip netns list | awk "{print \$1}" | grep "^tl-$C-"); do ip netns del "$n"; done; rm -rf /sys/fs/bpf/tulle/$C; cleanup' EXIT INT TERM
+with_cluster "$C"
 printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster: {server: "https://192.0.2.1:6443"}\ncontexts:\n- name: other\n  context: {cluster: other, user: other}\nusers:\n- name: other\n  user: {token: x}\ncurrent-context: other\n' >"$KUBECONFIG"
 
 check "cluster create" bash -c "timeout 120 '$TULLE' cluster create --name $C --nodes 2 >/dev/null"

@@ -8,7 +8,7 @@
 command -v kubectl >/dev/null || { echo "SKIP labs_kubectl: no kubectl on this machine"; exit 0; }
 SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/seed/manifests}
 C=l$$
-trap '"$TULLE" cluster delete --name "$C" >/dev/null 2>&1; for n in $(ip netns list | awk "{print \$1}" | grep "^tl-$C-"); do ip netns del "$n"; done; rm -rf /sys/fs/bpf/tulle/$C; cleanup' EXIT INT TERM
+with_cluster "$C"
 k() { kubectl "$@"; }
 wait_deploy() { # [-n NS] NAME: until its replicas are ready (20 s)
   for _ in $(seq 1 80); do

@@ -8,7 +8,7 @@
 [ "$(id -u)" = 0 ] || { echo "SKIP services: needs root for network namespaces and BPF"; exit 0; }
 SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/seed/manifests}
 C=s$$
-trap '"$TULLE" cluster delete --name "$C" >/dev/null 2>&1; for n in $(ip netns list | awk "{print \$1}" | grep "^tl-$C-"); do ip netns del "$n"; done; rm -rf /sys/fs/bpf/tulle/$C; cleanup' EXIT INT TERM
+with_cluster "$C"
 t() { "$TULLE" "$@"; }
 outside() { "$TULLE" cluster exec --name "$C" --outside -- "$@"; }
 onnode() { local n=$1; shift; "$TULLE" cluster exec --name "$C" --node "$n" -- "$@"; }

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP verbs: needs root for network namespaces"; exit 0; }
 C=v$$
-trap '"$TULLE" cluster delete --name "$C" >/dev/null 2>&1; for n in $(ip netns list | awk "{print \$1}" | grep "^tl-$C-"); do ip netns del "$n"; done; cleanup' EXIT INT TERM
+with_cluster "$C"
 t() { "$TULLE" "$@"; }
 running() { t get pods -n "${2:-default}" --no-headers 2>/dev/null | grep -c " Running "; }
 # Waits until 4 pods run and none of them is among $old; leaves them in $new.
