@@ -1,7 +1,8 @@
 /* Controllers that run inside the server:
  * - Deployments: keep each Deployment's pods (owned directly by it, labelled
  *   pod-template-hash) at spec.replicas with the current template, and its status up to
- *   date; a changed template (an image, env, `rollout restart`) replaces the pods.
+ *   date; a changed template (an image, env, `rollout restart`) replaces the pods as a
+ *   rolling update (maxSurge/maxUnavailable) or, with strategy Recreate, all at once.
  * - EndpointSlices: one slice per Service with a selector, listing the matching pods
  *   that have an address, ready or not (conditions say which), with the Service's
  *   ports resolved against the pods (named targetPorts included).
@@ -111,18 +112,36 @@ static void delete_pod(struct apiserver *s, const json_t *pod)
 	json_decref(r.body);
 }
 
-static void set_status(struct apiserver *s, const json_t *d, json_int_t replicas, json_int_t updated,
-		       json_int_t ready)
+/* An intstr (25 or "25%") of `total`; percentages round up for maxSurge, down for
+ * maxUnavailable, as Kubernetes does. */
+static json_int_t scaled_intstr(const json_t *v, json_int_t total, bool round_up)
+{
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	const char *str = json_string_value(v);
+	char *end;
+	long pct = str ? strtol(str, &end, 10) : 0;
+
+	if (!str || *end != '%' || pct < 0)
+		return round_up ? 1 : 0;
+	return round_up ? (total * pct + 99) / 100 : total * pct / 100;
+}
+
+struct rollout {
+	json_int_t want, total, updated, ready, min_available;
+};
+
+static void set_status(struct apiserver *s, const json_t *d, const struct rollout *ro)
 {
 	const struct skind *k = schema_kind_lookup(s->schema, "deployments.apps");
 	json_t *copy = json_deep_copy(d);
-	json_int_t want = json_integer_value(json_object_get(json_object_get(d, "spec"), "replicas"));
 	struct write_result r;
 	json_t *old = json_object_get(json_object_get(d, "status"), "conditions");
-	const char *avail = ready >= want ? "True" : "False";
+	bool ok = ro->ready >= ro->min_available;
+	const char *avail = ok ? "True" : "False";
 	json_t *cond = json_pack("{s:s,s:s,s:s,s:s}", "type", "Available", "status", avail, "reason",
-				 ready >= want ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable", "message",
-				 ready >= want ? "Deployment has minimum availability." : "Deployment does not have minimum availability.");
+				 ok ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable", "message",
+				 ok ? "Deployment has minimum availability." : "Deployment does not have minimum availability.");
 	/* Keep the transition time while the condition holds, so an unchanged status writes nothing. */
 	json_t *prev = json_array_get(old, 0);
 	char ts[32];
@@ -132,48 +151,101 @@ static void set_status(struct apiserver *s, const json_t *d, json_int_t replicas
 						? json_string_value(json_object_get(prev, "lastTransitionTime")) : ts));
 	json_t *st = json_pack("{s:I,s:I,s:I,s:I,s:I,s:[o]}", "observedGeneration",
 			       json_integer_value(json_object_get(json_object_get(d, "metadata"), "generation")),
-			       "replicas", replicas, "updatedReplicas", updated, "readyReplicas", ready,
-			       "availableReplicas", ready, "conditions", cond);
-	if (want > ready)
-		json_object_set_new(st, "unavailableReplicas", json_integer(want - ready));
+			       "replicas", ro->total, "updatedReplicas", ro->updated, "readyReplicas", ro->ready,
+			       "availableReplicas", ro->ready, "conditions", cond);
+	if (ro->total > ro->ready)
+		json_object_set_new(st, "unavailableReplicas", json_integer(ro->total - ro->ready));
 	json_object_set_new(copy, "status", st);
 	objects_write(s, k, copy, WRITE_UPDATE, PART_STATUS, &r);
 	json_decref(r.body);
 }
 
-static void reconcile(struct apiserver *s, const json_t *d)
+/* Delete up to `n` pods of `set`, unready ones first (they serve nobody); returns how
+ * many ready pods went. */
+static json_int_t delete_some(struct apiserver *s, json_t *set, json_int_t n)
 {
-	const json_t *md = json_object_get(d, "metadata");
-	const char *ns = json_string_value(json_object_get(md, "namespace"));
-	const char *uid = json_string_value(json_object_get(md, "uid"));
-	json_int_t want = json_integer_value(json_object_get(json_object_get(d, "spec"), "replicas"));
-	char hash[11];
-	json_t *pods = json_array();
+	json_int_t gone_ready = 0;
 	size_t i;
 	json_t *p;
 
-	template_hash(json_object_get(json_object_get(d, "spec"), "template"), hash);
+	for (int pass = 0; pass < 2; pass++)
+		json_array_foreach(set, i, p) {
+			if (n <= 0 || json_object_get(p, "_gone") || pod_ready(p) != (pass == 1))
+				continue;
+			delete_pod(s, p);
+			json_object_set_new(p, "_gone", json_true());
+			gone_ready += pass;
+			n--;
+		}
+	return gone_ready;
+}
+
+/* One step of a rollout, as Kubernetes' deployment controller takes it: pods of the
+ * current template ("new") are created while the total stays within replicas+maxSurge;
+ * pods of older templates ("old") are deleted while the ready ones stay at or above
+ * replicas-maxUnavailable. Recreate deletes every old pod before creating new ones.
+ * Each pass is one step; the next store change (a pod turning ready) triggers the next. */
+static void reconcile(struct apiserver *s, const json_t *d)
+{
+	const json_t *md = json_object_get(d, "metadata");
+	const json_t *spec = json_object_get(d, "spec");
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *uid = json_string_value(json_object_get(md, "uid"));
+	const json_t *strategy = json_object_get(spec, "strategy");
+	const json_t *rolling = json_object_get(strategy, "rollingUpdate");
+	bool recreate = !strcmp(json_string_value(json_object_get(strategy, "type")) ?: "", "Recreate");
+	struct rollout ro = { .want = json_integer_value(json_object_get(spec, "replicas")) };
+	char hash[11];
+	json_t *pods = json_array(), *fresh = json_array(), *older = json_array();
+	json_int_t fresh_ready = 0, older_ready = 0;
+	size_t i;
+	json_t *p;
+
+	template_hash(json_object_get(spec, "template"), hash);
 	store_list(s->store, "pods", ns, NULL, NULL, 0, collect, pods);
-	json_int_t current = 0, ready = 0;
 	json_array_foreach(pods, i, p) {
 		if (!owned_by(p, uid))
 			continue;
 		const char *h = json_string_value(json_object_get(json_object_get(json_object_get(p, "metadata"), "labels"),
 								  "pod-template-hash"));
-		if (!h || strcmp(h, hash)) {
-			delete_pod(s, p); /* an older template */
-			continue;
-		}
-		if (current >= want) {
-			delete_pod(s, p); /* scaled down */
-			continue;
-		}
-		current++;
-		ready += pod_ready(p);
+		bool current = h && !strcmp(h, hash);
+		json_array_append(current ? fresh : older, p);
+		*(current ? &fresh_ready : &older_ready) += pod_ready(p);
 	}
-	for (; current < want; current++)
+	json_int_t surge = recreate ? 0 : scaled_intstr(json_object_get(rolling, "maxSurge"), ro.want, true);
+	json_int_t unavailable = recreate ? ro.want
+					  : scaled_intstr(json_object_get(rolling, "maxUnavailable"), ro.want, false);
+	if (surge <= 0 && unavailable <= 0)
+		unavailable = 1; /* both zero could never progress; Kubernetes uses 1 */
+	ro.min_available = ro.want - unavailable;
+	json_int_t n_fresh = (json_int_t)json_array_size(fresh), n_older = (json_int_t)json_array_size(older);
+
+	/* Too many current pods (scaled down): the surplus goes, unready first. */
+	if (n_fresh > ro.want) {
+		fresh_ready -= delete_some(s, fresh, n_fresh - ro.want);
+		n_fresh = ro.want;
+	}
+	/* Old pods: the unready ones go at once; ready ones only down to minAvailable. */
+	if (n_older > 0) {
+		json_int_t spare = fresh_ready + older_ready - ro.min_available;
+		json_int_t n = (n_older - older_ready) + (spare > 0 ? spare : 0);
+		json_int_t gone_ready = delete_some(s, older, n);
+		older_ready -= gone_ready;
+		for (size_t j = 0; j < json_array_size(older); j++)
+			n_older -= json_object_get(json_array_get(older, j), "_gone") != NULL;
+	}
+	/* New pods, within the surge (Recreate: only once the old ones are gone). */
+	json_int_t room = recreate && n_older ? 0 : ro.want + surge - n_fresh - n_older;
+	for (json_int_t n = 0; n < ro.want - n_fresh && n < room; n++)
 		create_pod(s, d, hash);
-	set_status(s, d, current, current, ready);
+	if (ro.want - n_fresh > 0 && room > 0)
+		n_fresh += ro.want - n_fresh < room ? ro.want - n_fresh : room;
+	ro.total = n_fresh + n_older;
+	ro.updated = n_fresh;
+	ro.ready = fresh_ready + older_ready;
+	set_status(s, d, &ro);
+	json_decref(fresh);
+	json_decref(older);
 	json_decref(pods);
 }
 
