@@ -19,7 +19,7 @@ struct get_opts {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: tulle get KIND[,KIND...] [NAME...] [-n NS | -A] [-o wide|yaml|json|name]\n"
-		   "       [-l SELECTOR] [--field-selector SELECTOR] [-w] [--no-headers]\n"
+		   "       [-l SELECTOR] [--field-selector SELECTOR] [-w] [--no-headers] [--show-managed-fields]\n"
 		   "KIND is a kind, plural, short name (svc, deploy, netpol, ...) or \"all\".\n");
 }
 
@@ -141,8 +141,24 @@ static void print_objects(const struct skind *k, const struct get_opts *o, json_
 	table_free(&t);
 }
 
+/* As kubectl: managedFields are bookkeeping, shown only when asked for. */
+static bool show_managed;
+
+static void hide_managed(json_t *v)
+{
+	size_t i;
+	json_t *item;
+
+	if (show_managed)
+		return;
+	json_object_del(json_object_get(v, "metadata"), "managedFields");
+	json_array_foreach(json_object_get(v, "items"), i, item)
+		json_object_del(json_object_get(item, "metadata"), "managedFields");
+}
+
 static void emit(json_t *v, const char *output)
 {
+	hide_managed(v);
 	if (!strcmp(output, "json")) {
 		char *s = json_dumps(v, JSON_INDENT(4) | JSON_ENCODE_ANY);
 		printf("%s\n", s);
@@ -241,6 +257,7 @@ int cmd_get(int argc, char **argv)
 		{ "field-selector", required_argument, NULL, 'F' },
 		{ "watch", no_argument, NULL, 'w' },
 		{ "no-headers", no_argument, NULL, 'H' },
+		{ "show-managed-fields", no_argument, NULL, 'M' },
 		COMMON_OPTIONS,
 	};
 	struct get_opts o = { 0 };
@@ -255,6 +272,7 @@ int cmd_get(int argc, char **argv)
 		case 'F': o.field_selector = optarg; break;
 		case 'w': o.watch = true; break;
 		case 'H': o.no_headers = true; break;
+		case 'M': show_managed = true; break;
 		case 'h': usage(stdout); return 0;
 		default:
 			if (common_option(c, optarg, &o.c))

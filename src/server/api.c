@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "filter.h"
 #include "objects.h"
+#include "managed.h"
 #include "patch.h"
 #include "../api/k8sproto.h"
 #include "discovery.h"
@@ -299,12 +300,86 @@ static void handle_write(struct conn *c, const struct http_msg *req, struct rout
 	finish_write(c, req, r, &wr, dry_run(req));
 }
 
+/* Server-side apply: the body is the applier's whole intent for the fields it manages
+ * (YAML or JSON); ownership, conflicts and removal are managed.c's. Creates the object
+ * when missing. */
+static void handle_apply(struct conn *c, const struct http_msg *req, struct route *r)
+{
+	struct apiserver *s = c->srv;
+	char *fm = http_query_param(req->query, "fieldManager");
+	char *force = http_query_param(req->query, "force");
+	bool forced = force && !strcmp(force, "true");
+	struct http_msg sub = *req;
+	struct write_result wr;
+	struct doc *d = NULL;
+	json_t *live = NULL, *status = NULL, *result = NULL;
+
+	free(force);
+	if (!fm || !*fm) {
+		conn_respond_json(c, req, 422, status_new(422, "Invalid",
+			"PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"));
+		goto out;
+	}
+	/* The body is YAML (JSON is YAML): decode it as such. */
+	struct http_header yaml_ct = { "Content-Type", "application/yaml" };
+	sub.headers = &yaml_ct;
+	sub.nheaders = 1;
+	if (!(d = decode_body(c, &sub)))
+		goto out;
+	const json_t *applied = d->root;
+	const struct skind *k = schema_kind_gvk(s->schema, json_string_value(json_object_get(applied, "apiVersion")),
+						json_string_value(json_object_get(applied, "kind")));
+	const char *name = json_string_value(json_object_get(json_object_get(applied, "metadata"), "name"));
+	if (!json_is_object(applied) || k != r->kind || !name || strcmp(name, r->name) != 0) {
+		char *msg = k != r->kind ? xasprintf("the apply configuration's apiVersion and kind (%s %s) do not match the URL",
+						     json_string_value(json_object_get(applied, "apiVersion")) ?: "none",
+						     json_string_value(json_object_get(applied, "kind")) ?: "none")
+			    : xasprintf("the apply configuration's metadata.name (%s) does not match the name on the URL (%s)",
+					name ? name : "none", r->name);
+		conn_respond_json(c, req, 400, status_bad_request(msg));
+		free(msg);
+		goto out;
+	}
+	struct fs_ctx fc = { s->schema, k };
+	live = objects_get(s, r->kind, r->ns, r->name);
+	result = managed_apply(&fc, live, applied, fm, forced, &status);
+	if (!result) {
+		conn_respond_json(c, req, 409, status);
+		goto out;
+	}
+	/* The merged object is validated (and defaulted) like any write. */
+	struct doc merged = { .root = result };
+	json_t *obj = checked_object(c, req, r, &merged);
+	if (!obj)
+		goto out;
+	int rc = txn_begin(s);
+	if (rc < 0) {
+		json_decref(obj);
+		conn_respond_json(c, req, 500, status_internal("starting a transaction", rc));
+		goto out;
+	}
+	s->fields_final = true;
+	objects_write(s, r->kind, obj, WRITE_APPLY, PART_MAIN, &wr);
+	s->fields_final = false;
+	finish_write(c, req, r, &wr, dry_run(req));
+out:
+	json_decref(result);
+	json_decref(live);
+	if (d)
+		doc_free(d);
+	free(fm);
+}
+
 static void handle_patch(struct conn *c, const struct http_msg *req, struct route *r)
 {
 	struct apiserver *s = c->srv;
 	const char *ct = http_get_header(req, "Content-Type");
 	enum { MERGE, STRATEGIC, JSONPATCH } type;
 
+	if (ct && str_has_prefix(ct, "application/apply-patch+yaml")) {
+		handle_apply(c, req, r);
+		return;
+	}
 	if (ct && str_has_prefix(ct, "application/merge-patch+json")) {
 		type = MERGE;
 	} else if (ct && str_has_prefix(ct, "application/strategic-merge-patch+json")) {
@@ -314,7 +389,7 @@ static void handle_patch(struct conn *c, const struct http_msg *req, struct rout
 	} else {
 		char *msg = xasprintf("the body of the request was in an unknown format - accepted media types include: "
 				      "application/json-patch+json, application/merge-patch+json, "
-				      "application/strategic-merge-patch+json (got %s)", ct ? ct : "no Content-Type");
+				      "application/strategic-merge-patch+json, application/apply-patch+yaml (got %s)", ct ? ct : "no Content-Type");
 		conn_respond_json(c, req, 415, status_new(415, "UnsupportedMediaType", msg));
 		free(msg);
 		return;
@@ -696,7 +771,21 @@ static void handle_version(struct conn *c, const struct http_msg *req)
 		"compiler", "gcc", "platform", "linux/amd64"));
 }
 
+static void route_request(struct conn *c, struct http_msg *req);
+
 void api_handle(struct conn *c, struct http_msg *req)
+{
+	char *fm = http_query_param(req->query, "fieldManager");
+	char *manager = managed_manager_of(fm, http_get_header(req, "User-Agent"));
+
+	c->srv->field_manager = manager;
+	route_request(c, req);
+	c->srv->field_manager = NULL;
+	free(manager);
+	free(fm);
+}
+
+static void route_request(struct conn *c, struct http_msg *req)
 {
 	struct apiserver *s = c->srv;
 	struct route r = { 0 };

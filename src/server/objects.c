@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include "../api/validate.h"
+#include "managed.h"
 
 char *objects_res(const struct skind *k)
 {
@@ -129,6 +130,15 @@ static bool same_object(const json_t *a, const json_t *b)
 	json_decref(x);
 	json_decref(y);
 	return eq;
+}
+
+/* Who set which fields: recorded on every write of the main resource. */
+static void track_fields(struct apiserver *s, const struct skind *k, json_t *obj, const json_t *old)
+{
+	struct fs_ctx fc = { s->schema, k };
+
+	if (!s->fields_final)
+		managed_update(&fc, obj, old, s->field_manager ? s->field_manager : "tulle-controller-manager");
 }
 
 static void fail(struct write_result *r, int code, json_t *status)
@@ -298,6 +308,7 @@ void objects_write(struct apiserver *s, const struct skind *k, json_t *obj,
 			fail(r, (int)json_integer_value(json_object_get(st, "code")), st);
 			goto out;
 		}
+		track_fields(s, k, obj, NULL);
 		if (persist(s, k, &obj, NULL, r) == 0) {
 			r->code = 201;
 			r->body = json_incref(obj);
@@ -341,6 +352,8 @@ void objects_write(struct apiserver *s, const struct skind *k, json_t *obj,
 		fail(r, (int)json_integer_value(json_object_get(st, "code")), st);
 		goto out;
 	}
+	if (part == PART_MAIN)
+		track_fields(s, k, obj, old);
 	if (spec_changed(obj, old))
 		json_object_set_new(md, "generation",
 				    json_integer(json_integer_value(json_object_get(omd, "generation")) + 1));

@@ -66,6 +66,10 @@ struct apiserver {
 	size_t npending;
 	struct watcher *watchers;
 	bool in_txn;
+	/* The field manager of the request being served (NULL: the server's own controllers),
+	 * and whether the write's managedFields are final already (server-side apply). */
+	const char *field_manager;
+	bool fields_final;
 };
 
 /* alloc.c */

@@ -131,6 +131,30 @@ api "$S" DELETE /api/v1/namespaces/w >/dev/null
 check "deleting a namespace deletes its contents" \
   test "$(body_of "$(api "$S" GET /api/v1/configmaps)" | jget '["items"].__len__()')" = 0
 
+# Server-side apply through the raw API: creates (201), needs a field manager (422),
+# refuses a body of another kind (400) or malformed YAML (400), never writing.
+cm='apiVersion: v1
+kind: ConfigMap
+metadata: {name: applied}
+data: {a: "1"}'
+r=$(api "$S" PATCH "/api/v1/namespaces/default/configmaps/applied?fieldManager=me" "$cm" application/apply-patch+yaml)
+check "apply creates a missing object (201) with an Apply entry for its manager" \
+  test "$(code_of "$r")/$(body_of "$r" | jget '["metadata"]["managedFields"][0]["manager"]+d["metadata"]["managedFields"][0]["operation"]')" = 201/meApply
+r=$(api "$S" PATCH "/api/v1/namespaces/default/configmaps/applied" "$cm" application/apply-patch+yaml)
+check "apply without fieldManager is 422" test "$(code_of "$r")/$(body_of "$r" | jget '["kind"]')" = 422/Status
+r=$(api "$S" PATCH "/api/v1/namespaces/default/configmaps/applied?fieldManager=me" "${cm/ConfigMap/Secret}" application/apply-patch+yaml)
+check "apply of another kind at this URL is 400" test "$(code_of "$r")" = 400
+r=$(api "$S" PATCH "/api/v1/namespaces/default/configmaps/applied?fieldManager=me" "data: [unclosed" application/apply-patch+yaml)
+check "apply of malformed YAML is 400" test "$(code_of "$r")" = 400
+r=$(api "$S" PUT /api/v1/namespaces/default/configmaps/applied '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"applied"},"data":{"a":"2"}}')
+check "a plain update records an Update entry (manager from User-Agent) and takes the field" \
+  test "$(body_of "$r" | jget '["metadata"]["managedFields"][1]["manager"]+d["metadata"]["managedFields"][1]["operation"]+str("f:a" in d["metadata"]["managedFields"][0]["fieldsV1"]["f:data"])')" = curlUpdateFalse
+r=$(api "$S" PATCH "/api/v1/namespaces/default/configmaps/applied?fieldManager=me" "$cm" application/apply-patch+yaml)
+check "re-applying the old value is 409 Conflict with a cause per field" \
+  test "$(code_of "$r")/$(body_of "$r" | jget '["details"]["causes"][0]["field"]+" "+d["details"]["causes"][0]["reason"]')" = "409/.data.a FieldManagerConflict"
+check "... and changed nothing" \
+  test "$(body_of "$(api "$S" GET /api/v1/namespaces/default/configmaps/applied)" | jget '["data"]["a"]')" = 2
+
 # Raw garbage on the socket is answered 400 and the server keeps serving.
 printf 'GARBAGE\r\n\r\n' | timeout 2 curl -s --unix-socket "$S/api.sock" telnet://x >/dev/null 2>&1
 python3 - "$S/api.sock" <<'PY'

@@ -117,6 +117,37 @@ for _ in $(seq 1 40); do [ "$(kubectl get pod once -o jsonpath='{.status.phase}'
 check "a restartPolicy Never pod ends Succeeded, and kubectl logs shows its output" \
   bash -c "[ \"\$(kubectl get pod once -o jsonpath='{.status.phase}')\" = Succeeded ] && kubectl logs once | grep -q '^pod=web-' && timeout 5 kubectl logs -f once | grep -q '^pod=web-'"
 
+# Server-side apply: the seed manifests again, as a field manager's intent, after
+# deleting what client-side apply made of them.
+for f in "$SEED"/*.yaml; do case $(basename "$f") in 17-*) ;; *) kubectl delete -f "$f" --ignore-not-found >/dev/null 2>&1 ;; esac; done
+rvs() { kubectl get svc,ing,netpol,cnp,gnp,ts,certificates -A -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}'; }
+bad=0 same=0
+for f in "$SEED"/*.yaml; do
+  case $(basename "$f") in 17-*) continue ;; esac
+  kubectl apply --server-side -f "$f" >"$WORK/s1" 2>&1 && [ "$(grep -c ' serverside-applied$' "$WORK/s1")" = "$(wc -l <"$WORK/s1")" ] ||
+    { echo "ssa $(basename "$f"): $(cat "$WORK/s1")"; bad=$((bad + 1)); }
+  # Applied again at once (05 and 24 both define web-ingress, so not after the others).
+  sleep 0.2; rvs >"$WORK/rv1"; kubectl apply --server-side -f "$f" >/dev/null 2>&1; rvs >"$WORK/rv2"
+  [ -s "$WORK/rv1" ] && cmp -s "$WORK/rv1" "$WORK/rv2" && same=$((same + 1)) || echo "re-ssa $(basename "$f") wrote: $(diff "$WORK/rv1" "$WORK/rv2")"
+done
+check "kubectl apply --server-side of all $n seed manifests (field manager kubectl)" test "$bad" = 0
+check "... applying each again writes nothing (every resourceVersion unchanged)" test "$same" = "$n"
+check "... and the objects record kubectl as their Apply manager" \
+  bash -c "kubectl get svc backend-service -o json --show-managed-fields | python3 -c 'import json,sys; m=json.load(sys.stdin)[\"metadata\"][\"managedFields\"]; assert [(e[\"manager\"],e[\"operation\"]) for e in m]==[(\"kubectl\",\"Apply\")], m'"
+printf '%s\n' 'apiVersion: apps/v1' 'kind: Deployment' 'metadata: {name: owned, labels: {team: a}}' 'spec:' '  replicas: 2' \
+  '  selector: {matchLabels: {app: owned}}' '  template:' '    metadata: {labels: {app: owned}}' '    spec:' '      containers:' \
+  '      - {name: web, image: nginx, env: [{name: A, value: "1"}]}' >"$WORK/ssa.yaml"
+kubectl apply --server-side -f "$WORK/ssa.yaml" >/dev/null
+kubectl patch deployment owned -p '{"spec":{"replicas":3}}' >/dev/null
+check "a field another manager changed is a conflict, named with its manager" \
+  bash -c "! kubectl apply --server-side -f '$WORK/ssa.yaml' >'$WORK/c' 2>&1 && grep -q 'conflict with \"kubectl-patch\"' '$WORK/c' && grep -q '\.spec\.replicas' '$WORK/c' && [ \$(kubectl get deploy owned -o jsonpath='{.spec.replicas}') = 3 ]"
+check "--force-conflicts takes the field over" \
+  bash -c "kubectl apply --server-side --force-conflicts -f '$WORK/ssa.yaml' >/dev/null && [ \$(kubectl get deploy owned -o jsonpath='{.spec.replicas}') = 2 ] && ! kubectl get deploy owned -o yaml --show-managed-fields | grep -q 'manager: kubectl-patch'"
+check "a second manager's field coexists with the first's (--field-manager)" \
+  bash -c "printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: owned, labels: {extra: b}}\n' | kubectl apply --server-side --field-manager=other -f - >/dev/null && [ \"\$(kubectl get deploy owned -o jsonpath='{.metadata.labels.team}/{.metadata.labels.extra}')\" = a/b ]"
+check "fields the manager stops applying are removed (replicas back to its default, env and the label gone)" \
+  bash -c "sed '/replicas/d; s/, env: \[{name: A, value: \"1\"}\]//; s/, labels: {team: a}//' '$WORK/ssa.yaml' | kubectl apply --server-side -f - >/dev/null && [ \"\$(kubectl get deploy owned -o jsonpath='{.spec.replicas}|{.spec.template.spec.containers[0].env}|{.metadata.labels.team}|{.metadata.labels.extra}')\" = '1|||b' ]"
+
 url=$(grep '^https://' "$TULLE_HOME/clusters/$C/server/server.url")
 check "no credentials: 401 with a Status, never data" \
   bash -c "curl -sk $url/api/v1/pods | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"kind\"]==\"Status\" and d[\"code\"]==401'"
