@@ -43,3 +43,7 @@ TULLE="$BUILD/bin/tulle" bash bench/net_bench.sh
 echo
 echo "== service load balancing vs a kube-proxy iptables chain (1 to 20,000 services)"
 BUILD="$BUILD" bash bench/svc_bench.sh
+
+echo
+echo "== kubectl against 5,000 pods and 1,000 services, beside etcd"
+BUILD="$BUILD" bash bench/kubectl_bench.sh

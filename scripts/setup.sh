@@ -16,7 +16,7 @@ PACKAGES=(
 
 # `setup.sh bench` adds the peers the benchmarks compare against.
 if [ "${1:-}" = bench ]; then
-  PACKAGES+=(etcd-server iperf3 iptables nginx)
+  PACKAGES+=(etcd-server etcd-client iperf3 iptables nginx)
 fi
 
 missing=()

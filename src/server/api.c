@@ -480,6 +480,8 @@ struct list_ctx {
 	const struct route *r;
 	struct obj_filter *f;
 	bool raw; /* no filter and no version change: copy stored text as is */
+	bool table; /* rows of a Table instead of objects */
+	const char *include; /* the Table's includeObject */
 	char *want_av;
 	int count, limit;
 	char *last_ns, *last_name;
@@ -495,8 +497,19 @@ static int list_item(void *ctx, const char *ns, const char *name, int64_t rev, c
 		l->more = true;
 		return 1;
 	}
-	if (l->raw && strstr(data, l->want_av)) {
+	if (l->raw && !l->table && strstr(data, l->want_av)) {
 		sb_printf(l->out, "%s%s", l->count ? "," : "", data);
+	} else if (l->table) {
+		json_t *obj = json_loads(data, 0, NULL);
+		if (!obj || !filter_match(l->f, obj)) {
+			json_decref(obj);
+			return 0;
+		}
+		objects_present(obj, l->r->kind, l->r->version);
+		if (l->count)
+			sb_addc(l->out, ',');
+		table_row_append(l->out, l->r->kind->kind, obj, l->include);
+		json_decref(obj);
 	} else {
 		json_t *obj = json_loads(data, 0, NULL);
 		if (!obj || !filter_match(l->f, obj)) {
@@ -544,11 +557,16 @@ static void handle_list(struct conn *c, const struct http_msg *req, struct route
 		after_name = xstrdup(slash + 1);
 	}
 	sb_init(&out);
-	struct list_ctx l = { &out, r, &f, f.labels.n == 0 && f.nfields == 0, NULL, 0,
+	char *inc = http_query_param(req->query, "includeObject");
+	struct list_ctx l = { &out, r, &f, f.labels.n == 0 && f.nfields == 0, table_wanted(req), inc, NULL, 0,
 			      lim ? atoi(lim) : 0, NULL, NULL, false };
 	l.want_av = xasprintf("\"apiVersion\":\"%s\"", av);
-	sb_printf(&out, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"",
-		  r->kind->kind, av, (long long)store_rev(s->store));
+	if (l.table)
+		sb_printf(&out, "{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":{\"resourceVersion\":\"%lld\"",
+			  (long long)store_rev(s->store));
+	else
+		sb_printf(&out, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"",
+			  r->kind->kind, av, (long long)store_rev(s->store));
 	struct strbuf items;
 	sb_init(&items);
 	l.out = &items;
@@ -558,17 +576,19 @@ static void handle_list(struct conn *c, const struct http_msg *req, struct route
 	} else {
 		if (l.more)
 			sb_printf(&out, ",\"continue\":\"%s/%s\"", l.last_ns, l.last_name);
-		sb_printf(&out, "},\"items\":[%s]}", items.buf ? items.buf : "");
-		json_t *list = table_wanted(req) ? json_loadb(out.buf, out.len, 0, NULL) : NULL;
-		if (list) {
-			char *inc = http_query_param(req->query, "includeObject");
-			conn_respond_json(c, req, 200, table_from(r->kind->kind, list, inc));
-			free(inc);
-			json_decref(list);
+		if (l.table) {
+			/* Rows are written as they are read: no second parse of the whole list. */
+			json_t *defs = table_columns(r->kind->kind);
+			char *dt = json_dumps(defs, JSON_COMPACT);
+			sb_printf(&out, "},\"columnDefinitions\":%s,\"rows\":[%s]}", dt, items.buf ? items.buf : "");
+			free(dt);
+			json_decref(defs);
 		} else {
-			conn_respond(c, req, 200, "application/json", out.buf, out.len);
+			sb_printf(&out, "},\"items\":[%s]}", items.buf ? items.buf : "");
 		}
+		conn_respond(c, req, 200, "application/json", out.buf, out.len);
 	}
+	free(inc);
 	sb_free(&items);
 	sb_free(&out);
 	free(l.want_av);

@@ -392,30 +392,35 @@ static void assign_lb_ips(struct apiserver *s, const json_t *svcs)
 	json_decref(used);
 }
 
-void controllers_tick(struct apiserver *s)
+void controllers_note(struct apiserver *s, const struct pending_event *ev)
 {
-	static int64_t seen = -1;
-	json_t *deps, *svcs, *pods;
+	const char *kind = ev->kind->kind;
+
+	if (strcmp(kind, "Pod") && strcmp(kind, "Service") && strcmp(kind, "Deployment") && strcmp(kind, "EndpointSlice"))
+		return;
+	if (s->ctl_dirty)
+		json_object_set_new(s->ctl_dirty, ev->ns, json_true());
+	if (!strcmp(kind, "Service") && ev->obj && ev->type != STORE_DELETED &&
+	    !strcmp(json_string_value(json_object_get(json_object_get(ev->obj, "spec"), "type")) ?: "", "LoadBalancer") &&
+	    !has_ingress_ip(ev->obj))
+		s->ctl_lb_wanted = true;
+}
+
+/* Deployments, then Services' EndpointSlices, of one namespace (NULL: all). */
+static void reconcile_namespace(struct apiserver *s, const char *only_ns)
+{
+	json_t *deps = json_array(), *svcs = json_array(), *pods = json_array();
 	size_t i;
 	json_t *d;
 
-	/* Nothing changed since the last pass (our own writes included): nothing to do. */
-	if (store_rev(s->store) == seen)
-		return;
-	deps = json_array();
-	store_list(s->store, "apps/deployments", NULL, NULL, NULL, 0, collect, deps);
+	store_list(s->store, "apps/deployments", only_ns, NULL, NULL, 0, collect, deps);
 	json_array_foreach(deps, i, d) {
 		if (txn_begin(s) < 0)
 			break;
 		reconcile(s, d);
 		txn_commit(s); /* on failure it has rolled back and given allocations back */
 	}
-	json_decref(deps);
-	svcs = json_array();
-	pods = json_array();
-	store_list(s->store, "services", NULL, NULL, NULL, 0, collect, svcs);
-	if (s->cfg.has_lb_pool)
-		assign_lb_ips(s, svcs);
+	store_list(s->store, "services", only_ns, NULL, NULL, 0, collect, svcs);
 	json_array_foreach(svcs, i, d) {
 		const char *ns = json_string_value(json_object_get(json_object_get(d, "metadata"), "namespace"));
 		/* Pods are read once per namespace (services come sorted by namespace). */
@@ -429,7 +434,35 @@ void controllers_tick(struct apiserver *s)
 		reconcile_service(s, d, pods);
 		txn_commit(s);
 	}
+	json_decref(deps);
 	json_decref(svcs);
 	json_decref(pods);
-	seen = store_rev(s->store);
+}
+
+void controllers_tick(struct apiserver *s)
+{
+	/* The first pass covers everything; later ones only the namespaces whose pods,
+	 * services, deployments or slices changed since (our own writes included, until
+	 * they change nothing). A write elsewhere in a large cluster costs nothing here. */
+	bool all = !s->ctl_dirty;
+	json_t *dirty = s->ctl_dirty;
+	const char *ns;
+	json_t *v;
+
+	if (!all && !json_object_size(dirty) && !s->ctl_lb_wanted)
+		return;
+	s->ctl_dirty = json_object();
+	if (s->cfg.has_lb_pool && (all || s->ctl_lb_wanted)) {
+		json_t *svcs = json_array();
+		s->ctl_lb_wanted = false;
+		store_list(s->store, "services", NULL, NULL, NULL, 0, collect, svcs);
+		assign_lb_ips(s, svcs);
+		json_decref(svcs);
+	}
+	if (all)
+		reconcile_namespace(s, NULL);
+	else
+		json_object_foreach(dirty, ns, v)
+			reconcile_namespace(s, ns);
+	json_decref(dirty);
 }

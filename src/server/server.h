@@ -70,6 +70,10 @@ struct apiserver {
 	 * and whether the write's managedFields are final already (server-side apply). */
 	const char *field_manager;
 	bool fields_final;
+	/* Controllers' work list: namespaces with changes since their last pass (NULL
+	 * before the first pass: all), and whether a LoadBalancer waits for an address. */
+	json_t *ctl_dirty;
+	bool ctl_lb_wanted;
 };
 
 /* alloc.c */

@@ -236,6 +236,7 @@ int server_main(int argc, char **argv)
 		(long long)store_rev(s->store));
 	rc = loop_run(s->loop) < 0 ? 1 : 0;
 	watch_close_all(s);
+	json_decref(s->ctl_dirty);
 	for (size_t i = 0; i < s->cfg.nlisten; i++)
 		if (str_has_prefix(s->cfg.listen[i], "unix://"))
 			unlink(s->cfg.listen[i] + 7);

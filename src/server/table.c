@@ -68,7 +68,7 @@ static json_t *row(const json_t *obj, const struct column *cols, size_t n, size_
 	return r;
 }
 
-json_t *table_from(const char *kind, const json_t *list_or_obj, const char *include)
+json_t *table_columns(const char *kind)
 {
 	size_t n = 0;
 	const struct column *cols = columns_for(kind, &n);
@@ -83,6 +83,27 @@ json_t *table_from(const char *kind, const json_t *list_or_obj, const char *incl
 	}
 	if (age == n)
 		json_array_append_new(defs, coldef("Age", "string", "", 0));
+	return defs;
+}
+
+void table_row_append(struct strbuf *out, const char *kind, const json_t *obj, const char *include)
+{
+	size_t n = 0;
+	const struct column *cols = columns_for(kind, &n);
+	json_t *r = row(obj, cols, n, age_at(kind, cols, n), include ? include : "Metadata");
+	char *text = json_dumps(r, JSON_COMPACT);
+
+	sb_adds(out, text);
+	free(text);
+	json_decref(r);
+}
+
+json_t *table_from(const char *kind, const json_t *list_or_obj, const char *include)
+{
+	size_t n = 0;
+	const struct column *cols = columns_for(kind, &n);
+	size_t age = age_at(kind, cols, n);
+	json_t *defs = table_columns(kind);
 	json_t *rows = json_array();
 	json_t *items = json_object_get(list_or_obj, "items");
 	const char *rv;

@@ -2,6 +2,7 @@
  * events reach watchers only after the commit, and a rollback hands back allocations. */
 #include <stdlib.h>
 
+#include "controllers.h"
 #include "server.h"
 
 int txn_begin(struct apiserver *s)
@@ -54,8 +55,10 @@ int txn_commit(struct apiserver *s)
 	free(s->undo);
 	s->undo = NULL;
 	s->nundo = 0;
-	for (size_t i = 0; i < s->npending; i++)
+	for (size_t i = 0; i < s->npending; i++) {
 		watch_dispatch(s, &s->pending[i]);
+		controllers_note(s, &s->pending[i]);
+	}
 	drop_pending(s);
 	return 0;
 }
