@@ -273,6 +273,7 @@ struct frame {
 struct builder {
 	const char *file;
 	struct ferrs *errs;
+	struct ferrs *dups; /* duplicate keys go here (last one wins) instead of failing */
 	struct posmap *pos;
 	struct frame stack[DOC_MAX_DEPTH];
 	int depth;
@@ -341,6 +342,22 @@ static void merge_into(struct builder *b, json_t *dst, json_t *src, const yaml_m
 	}
 }
 
+/* "spec.containers[0].name": where the value being placed goes. */
+static char *frame_path(const struct builder *b)
+{
+	struct strbuf sb;
+
+	sb_init(&sb);
+	for (int i = 0; i < b->depth; i++) {
+		const struct frame *f = &b->stack[i];
+		if (json_is_array(f->node))
+			sb_printf(&sb, "[%zu]", json_array_size(f->node));
+		else if (f->pending_key)
+			sb_printf(&sb, "%s%s", sb.len ? "." : "", f->pending_key);
+	}
+	return sb.buf ? sb.buf : xstrdup("");
+}
+
 /* Places a finished node into its parent (or as the root). Takes the reference. */
 static void attach(struct builder *b, json_t *node, const yaml_mark_t *m)
 {
@@ -378,6 +395,12 @@ static void attach(struct builder *b, json_t *node, const yaml_mark_t *m)
 	if (f->merge_key) {
 		merge_into(b, f->node, node, m);
 		json_decref(node);
+	} else if (json_object_get(f->node, f->pending_key) && b->dups) {
+		char *path = frame_path(b);
+		ferrs_add(b->dups, FERR_DUPLICATE, path, NULL, f->key_line, f->key_col, "duplicate field \"%s\"", path);
+		free(path);
+		pos_put(b->pos, f->node, f->pending_key, 0, (int)m->line + 1, (int)m->column + 1);
+		json_object_set_new(f->node, f->pending_key, node);
 	} else if (json_object_get(f->node, f->pending_key)) {
 		char *msg = xasprintf("duplicate key \"%s\" (first defined earlier in this mapping)",
 				      f->pending_key);
@@ -490,9 +513,15 @@ static void handle(struct builder *b, const yaml_event_t *e)
 int doc_load_all(const char *buf, size_t len, const char *file, struct doc ***docs,
 		 size_t *ndocs, struct ferrs *errs)
 {
+	return doc_load_all_dups(buf, len, file, docs, ndocs, errs, NULL);
+}
+
+int doc_load_all_dups(const char *buf, size_t len, const char *file, struct doc ***docs,
+		      size_t *ndocs, struct ferrs *errs, struct ferrs *dups)
+{
 	yaml_parser_t p;
 	yaml_event_t e;
-	struct builder b = { .file = file, .errs = errs };
+	struct builder b = { .file = file, .errs = errs, .dups = dups };
 	struct doc **out = NULL;
 	size_t n = 0;
 	int doc_line = 1, doc_col = 1;

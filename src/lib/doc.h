@@ -26,6 +26,11 @@ struct doc {
  * Returns 0 or -EINVAL. */
 int doc_load_all(const char *buf, size_t len, const char *file, struct doc ***docs,
 		 size_t *ndocs, struct ferrs *errs);
+/* The same, with duplicate mapping keys recorded in dups ("duplicate field \"a.b\"",
+ * the last value kept, as Go's decoder does) instead of failing: for the API server's
+ * fieldValidation=Warn|Ignore. */
+int doc_load_all_dups(const char *buf, size_t len, const char *file, struct doc ***docs,
+		      size_t *ndocs, struct ferrs *errs, struct ferrs *dups);
 void doc_free(struct doc *d);
 void docs_free(struct doc **docs, size_t n);
 

@@ -163,8 +163,29 @@ static struct doc *decode_body(struct conn *c, const struct http_msg *req)
 		return NULL;
 	}
 	ferrs_init(&errs);
-	int rc = doc_load_all(body, len, "request body", &docs, &n, &errs);
+	struct ferrs dups;
+	ferrs_init(&dups);
+	int rc = doc_load_all_dups(body, len, "request body", &docs, &n, &errs, &dups);
 	free(from_pb);
+	/* Duplicate fields, as fieldValidation says: refused, warned about, or ignored
+	 * (the last value kept). */
+	enum unknown_mode um = unknown_mode(req);
+	if (rc == 0 && dups.n && um == UNKNOWN_STRICT) {
+		struct strbuf sb;
+		sb_init(&sb);
+		sb_adds(&sb, "strict decoding error: ");
+		for (size_t i = 0; i < dups.n; i++)
+			sb_printf(&sb, "%s%s", i ? ", " : "", dups.v[i].detail);
+		conn_respond_json(c, req, 400, status_bad_request(sb.buf));
+		sb_free(&sb);
+		ferrs_free(&dups);
+		ferrs_free(&errs);
+		docs_free(docs, n);
+		return NULL;
+	}
+	for (size_t i = 0; um == UNKNOWN_WARN && i < dups.n; i++)
+		conn_add_warning(c, dups.v[i].detail);
+	ferrs_free(&dups);
 	if (rc < 0 || n != 1) {
 		struct strbuf sb;
 		sb_init(&sb);

@@ -155,6 +155,19 @@ check "re-applying the old value is 409 Conflict with a cause per field" \
 check "... and changed nothing" \
   test "$(body_of "$(api "$S" GET /api/v1/namespaces/default/configmaps/applied)" | jget '["data"]["a"]')" = 2
 
+# Duplicate fields follow fieldValidation: Strict refuses, Warn (the default) warns
+# with the path and keeps the last value, Ignore keeps it silently.
+dup() { curl -s -i --unix-socket "$S/api.sock" -X POST -H 'Content-Type: application/json' \
+  --data "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"dup$1\"},\"data\":{\"a\":\"1\",\"a\":\"2\"}}" \
+  "http://x/api/v1/namespaces/default/configmaps${2:+?fieldValidation=$2}"; }
+dup 1 Strict >"$WORK/dup1"; dup 2 >"$WORK/dup2"; dup 3 Ignore >"$WORK/dup3"
+check "a duplicate field with fieldValidation=Strict is 400 naming it" \
+  bash -c "grep -q '^HTTP/1.1 400' '$WORK/dup1' && grep -qF 'duplicate field \\\"data.a\\\"' '$WORK/dup1'"
+check "... by default (Warn) it is created, the last value kept, with a Warning header" \
+  bash -c "grep -q '^HTTP/1.1 201' '$WORK/dup2' && grep -qiF 'Warning: 299 - \"duplicate field \\\"data.a\\\"\"' '$WORK/dup2' && grep -qF '\"a\":\"2\"' '$WORK/dup2'"
+check "... and with Ignore, no warning" \
+  bash -c "grep -q '^HTTP/1.1 201' '$WORK/dup3' && ! grep -qi '^Warning' '$WORK/dup3'"
+
 # Raw garbage on the socket is answered 400 and the server keeps serving.
 printf 'GARBAGE\r\n\r\n' | timeout 2 curl -s --unix-socket "$S/api.sock" telnet://x >/dev/null 2>&1
 python3 - "$S/api.sock" <<'PY'
