@@ -503,6 +503,8 @@ struct list_ctx {
 	bool raw; /* no filter and no version change: copy stored text as is */
 	bool table; /* rows of a Table instead of objects */
 	const char *include; /* the Table's includeObject */
+	const char *res;     /* the store's name for the kind, for the row cache */
+	struct row_cache *rows;
 	char *want_av;
 	int count, limit;
 	char *last_ns, *last_name;
@@ -513,13 +515,30 @@ static int list_item(void *ctx, const char *ns, const char *name, int64_t rev, c
 {
 	struct list_ctx *l = ctx;
 
-	(void)rev;
 	if (l->limit && l->count == l->limit) {
 		l->more = true;
 		return 1;
 	}
 	if (l->raw && !l->table && strstr(data, l->want_av)) {
 		sb_printf(l->out, "%s%s", l->count ? "," : "", data);
+	} else if (l->table && l->raw) {
+		/* Without selectors every object is a row: rows of unchanged objects come
+		 * from the cache, the others are rendered once and remembered. */
+		char *key = xasprintf("%s\x1f%s\x1f%s\x1f%s\x1f%s", l->res, ns, name, l->include ? l->include : "",
+				      l->r->version ? l->r->version : "");
+		if (l->count)
+			sb_addc(l->out, ',');
+		if (!table_row_cached(l->rows, l->out, key, rev)) {
+			json_t *obj = json_loads(data, 0, NULL);
+			if (obj) {
+				objects_present(obj, l->r->kind, l->r->version);
+				table_row_render_cached(l->rows, l->out, key, rev, l->r->kind->kind, obj, l->include);
+				json_decref(obj);
+			} else {
+				sb_adds(l->out, "{\"cells\":[]}"); /* the store holds only valid JSON */
+			}
+		}
+		free(key);
 	} else if (l->table) {
 		json_t *obj = json_loads(data, 0, NULL);
 		if (!obj || !filter_match(l->f, obj)) {
@@ -579,8 +598,10 @@ static void handle_list(struct conn *c, const struct http_msg *req, struct route
 	}
 	sb_init(&out);
 	char *inc = http_query_param(req->query, "includeObject");
-	struct list_ctx l = { &out, r, &f, f.labels.n == 0 && f.nfields == 0, table_wanted(req), inc, NULL, 0,
-			      lim ? atoi(lim) : 0, NULL, NULL, false };
+	if (!s->rows)
+		s->rows = table_cache_new(200000);
+	struct list_ctx l = { &out, r, &f, f.labels.n == 0 && f.nfields == 0, table_wanted(req), inc, res, s->rows,
+			      NULL, 0, lim ? atoi(lim) : 0, NULL, NULL, false };
 	l.want_av = xasprintf("\"apiVersion\":\"%s\"", av);
 	if (l.table)
 		sb_printf(&out, "{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":{\"resourceVersion\":\"%lld\"",

@@ -74,6 +74,7 @@ struct apiserver {
 	 * before the first pass: all), and whether a LoadBalancer waits for an address. */
 	json_t *ctl_dirty;
 	bool ctl_lb_wanted;
+	struct row_cache *rows; /* rendered Table rows (table.c) */
 };
 
 /* alloc.c */

@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "controllers.h"
+#include "table.h"
 #include "objects.h"
 #include "watch.h"
 #include "server_main.h"
@@ -237,6 +238,7 @@ int server_main(int argc, char **argv)
 	rc = loop_run(s->loop) < 0 ? 1 : 0;
 	watch_close_all(s);
 	json_decref(s->ctl_dirty);
+	table_cache_free(s->rows);
 	for (size_t i = 0; i < s->cfg.nlisten; i++)
 		if (str_has_prefix(s->cfg.listen[i], "unix://"))
 			unlink(s->cfg.listen[i] + 7);

@@ -98,6 +98,83 @@ void table_row_append(struct strbuf *out, const char *kind, const json_t *obj, c
 	json_decref(r);
 }
 
+/* Rendered rows by object, resourceVersion and include mode. A row's text is stored
+ * split around its Age cell, the one part that changes without a write; a list of
+ * unchanged objects then costs no JSON parsing at all. */
+#define AGE_MARK "\x01" "age" "\x01" /* split: "\x01a" would read as one escape */
+
+struct row_cache {
+	json_t *rows; /* key -> [rev, before-age text, after-age text, creationTimestamp] */
+	size_t limit;
+};
+
+struct row_cache *table_cache_new(size_t limit)
+{
+	struct row_cache *rc = xcalloc(1, sizeof(*rc));
+	rc->rows = json_object();
+	rc->limit = limit;
+	return rc;
+}
+
+void table_cache_free(struct row_cache *rc)
+{
+	if (!rc)
+		return;
+	json_decref(rc->rows);
+	free(rc);
+}
+
+static void append_age(struct strbuf *out, const char *created)
+{
+	char *age = human_age(created);
+	sb_printf(out, "\"%s\"", age);
+	free(age);
+}
+
+bool table_row_cached(struct row_cache *rc, struct strbuf *out, const char *key, int64_t rev)
+{
+	json_t *e = json_object_get(rc->rows, key);
+
+	if (!e || json_integer_value(json_array_get(e, 0)) != rev)
+		return false;
+	sb_adds(out, json_string_value(json_array_get(e, 1)));
+	append_age(out, json_string_value(json_array_get(e, 3)));
+	sb_adds(out, json_string_value(json_array_get(e, 2)));
+	return true;
+}
+
+void table_row_render_cached(struct row_cache *rc, struct strbuf *out, const char *key, int64_t rev,
+			     const char *kind, const json_t *obj, const char *include)
+{
+	size_t n = 0;
+	const struct column *cols = columns_for(kind, &n);
+	size_t age = age_at(kind, cols, n);
+	json_t *r = row(obj, cols, n, age, include ? include : "Metadata");
+	/* The Age cell is the (1 + age)th cell: swap it for a mark and split there. */
+	json_array_set_new(json_object_get(r, "cells"), 1 + age, json_string(AGE_MARK));
+	char *text = json_dumps(r, JSON_COMPACT);
+	/* jansson writes the mark's control characters as \u0001 */
+	static const char dumped_mark[] = "\"\\u0001age\\u0001\"";
+	char *mark = strstr(text, dumped_mark);
+	const char *created = json_string_value(json_object_get(json_object_get(obj, "metadata"), "creationTimestamp"));
+
+	json_decref(r);
+	if (!mark) { /* cannot happen; render uncached */
+		free(text);
+		table_row_append(out, kind, obj, include);
+		return;
+	}
+	*mark = 0;
+	const char *after = mark + strlen(dumped_mark);
+	sb_adds(out, text);
+	append_age(out, created);
+	sb_adds(out, after);
+	if (json_object_size(rc->rows) >= rc->limit)
+		json_object_clear(rc->rows); /* crude, but bounded: deleted objects' rows go too */
+	json_object_set_new(rc->rows, key, json_pack("[I,s,s,s]", (json_int_t)rev, text, after, created ? created : ""));
+	free(text);
+}
+
 json_t *table_from(const char *kind, const json_t *list_or_obj, const char *include)
 {
 	size_t n = 0;

@@ -155,6 +155,15 @@ check "re-applying the old value is 409 Conflict with a cause per field" \
 check "... and changed nothing" \
   test "$(body_of "$(api "$S" GET /api/v1/namespaces/default/configmaps/applied)" | jget '["data"]["a"]')" = 2
 
+# Table rows of unchanged objects come from a cache: a changed object's row must change.
+table() { curl -s --unix-socket "$S/api.sock" -H 'Accept: application/json;as=Table;v=v1;g=meta.k8s.io' \
+  http://x/api/v1/namespaces/default/configmaps | python3 -c 'import json,sys; print(" ".join("%s=%s" % (r["cells"][0], r["cells"][1]) for r in json.load(sys.stdin)["rows"]))'; }
+t1=$(table); t2=$(table)
+api "$S" PUT /api/v1/namespaces/default/configmaps/applied '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"applied"},"data":{"a":"2","b":"3"}}' >/dev/null
+t3=$(table)
+check "a Table list served twice is the same, and shows a change made in between" \
+  bash -c "[ '$t1' = '$t2' ] && grep -q 'applied=1' <<<'$t2' && grep -q 'applied=2' <<<'$t3'"
+
 # Duplicate fields follow fieldValidation: Strict refuses, Warn (the default) warns
 # with the path and keeps the last value, Ignore keeps it silently.
 dup() { curl -s -i --unix-socket "$S/api.sock" -X POST -H 'Content-Type: application/json' \
