@@ -71,7 +71,6 @@ static char *text_or(struct strbuf *sb, const char *dflt)
 PATH_COL(svc_type, "spec.type", "ClusterIP")
 PATH_COL(svc_cluster_ip, "spec.clusterIP", "<none>")
 PATH_COL(ns_status, "status.phase", "Active")
-PATH_COL(pod_status, "status.phase", "Pending")
 PATH_COL(pod_ip, "status.podIP", "<none>")
 PATH_COL(pod_node, "spec.nodeName", "<none>")
 PATH_COL(ing_class, "spec.ingressClassName", "<none>")
@@ -146,6 +145,33 @@ static char *pod_ready(const json_t *o)
 		if (json_is_true(json_object_get(cs, "ready")))
 			ready++;
 	return xasprintf("%zu/%zu", ready, total);
+}
+
+/* STATUS as kubectl's printer words it: the pod's reason, else a container's waiting
+ * or terminated reason (Completed, Error, CrashLoopBackOff...), else the phase;
+ * Terminating while a deletion is pending. */
+static char *pod_status(const json_t *o)
+{
+	const char *reason = json_string_value(at(o, "status.phase")) ?: "Pending";
+	size_t i;
+	json_t *cs;
+
+	if (json_string_value(at(o, "status.reason")))
+		reason = json_string_value(at(o, "status.reason"));
+	json_array_foreach(at(o, "status.containerStatuses"), i, cs) {
+		json_t *st = json_object_get(cs, "state");
+		const char *w = json_string_value(json_object_get(json_object_get(st, "waiting"), "reason"));
+		json_t *term = json_object_get(st, "terminated");
+		if (w && *w)
+			reason = w;
+		else if (term && json_string_value(json_object_get(term, "reason")))
+			reason = json_string_value(json_object_get(term, "reason"));
+		else if (term)
+			return xasprintf("ExitCode:%lld", (long long)json_integer_value(json_object_get(term, "exitCode")));
+	}
+	if (at(o, "metadata.deletionTimestamp"))
+		reason = "Terminating";
+	return xstrdup(reason);
 }
 
 static char *pod_restarts(const json_t *o)
