@@ -86,6 +86,10 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(BUILD)/gen/schema_text.c $(BUILD)/
 
 build-tests: $(BINS) $(ASAN_BINS) $(UNIT_TESTS) $(FUZZ_BINS)
 
+# The ASan+UBSan flavour alone (what make test runs the e2e tests with):
+# TULLE_BIN=$PWD/build/asan/bin/tulle bash tests/e2e/NAME.sh
+asan: $(ASAN_BINS) $(UNIT_TESTS)
+
 test: setup
 	@$(MAKE) --no-print-directory build-tests
 	@BUILD=$(BUILD) bash tests/run.sh
@@ -105,7 +109,7 @@ demo: setup
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all setup test build-tests bench demo clean
+.PHONY: all setup test build-tests asan bench demo clean
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
