@@ -84,7 +84,8 @@ static void set_entries(json_t *obj, json_t *entries)
 void managed_update(const struct fs_ctx *c, json_t *obj, const json_t *old, const char *manager)
 {
 	json_t *base = base_entries(obj, old), *out = json_array();
-	json_t *present = fs_of(c, obj), *changed = fs_changed(c, old, obj);
+	json_t *present = fs_of(c, obj);
+	json_t *changed = old ? fs_changed(c, old, obj) : json_incref(present); /* a create sets all */
 	const char *av = str(obj, "apiVersion");
 	bool mine = false;
 	size_t i;
