@@ -395,13 +395,7 @@ static void attach(struct builder *b, json_t *node, const yaml_mark_t *m)
 	if (f->merge_key) {
 		merge_into(b, f->node, node, m);
 		json_decref(node);
-	} else if (json_object_get(f->node, f->pending_key) && b->dups) {
-		char *path = frame_path(b);
-		ferrs_add(b->dups, FERR_DUPLICATE, path, NULL, f->key_line, f->key_col, "duplicate field \"%s\"", path);
-		free(path);
-		pos_put(b->pos, f->node, f->pending_key, 0, (int)m->line + 1, (int)m->column + 1);
-		json_object_set_new(f->node, f->pending_key, node);
-	} else if (json_object_get(f->node, f->pending_key)) {
+	} else if (json_object_get(f->node, f->pending_key) && !b->dups) {
 		char *msg = xasprintf("duplicate key \"%s\" (first defined earlier in this mapping)",
 				      f->pending_key);
 		yaml_mark_t km = { 0, (size_t)f->key_line - 1, (size_t)f->key_col - 1 };
@@ -409,6 +403,11 @@ static void attach(struct builder *b, json_t *node, const yaml_mark_t *m)
 		free(msg);
 		json_decref(node);
 	} else {
+		if (json_object_get(f->node, f->pending_key)) { /* a duplicate, recorded: the last one wins */
+			char *path = frame_path(b);
+			ferrs_add(b->dups, FERR_DUPLICATE, path, NULL, f->key_line, f->key_col, "duplicate field \"%s\"", path);
+			free(path);
+		}
 		pos_put(b->pos, f->node, f->pending_key, 0, (int)m->line + 1, (int)m->column + 1);
 		json_object_set_new(f->node, f->pending_key, node);
 	}

@@ -160,24 +160,24 @@ static void set_status(struct apiserver *s, const json_t *d, const struct rollou
 	json_decref(r.body);
 }
 
-/* Delete up to `n` pods of `set`, unready ones first (they serve nobody); returns how
- * many ready pods went. */
-static json_int_t delete_some(struct apiserver *s, json_t *set, json_int_t n)
+/* Deletes up to `n` pods of `set`, unready ones first (they serve nobody); returns how
+ * many went, and in *ready how many of those were ready. */
+static json_int_t delete_some(struct apiserver *s, const json_t *set, json_int_t n, json_int_t *ready)
 {
-	json_int_t gone_ready = 0;
+	json_int_t gone = 0;
 	size_t i;
 	json_t *p;
 
+	*ready = 0;
 	for (int pass = 0; pass < 2; pass++)
 		json_array_foreach(set, i, p) {
-			if (n <= 0 || json_object_get(p, "_gone") || pod_ready(p) != (pass == 1))
+			if (gone == n || pod_ready(p) != (pass == 1))
 				continue;
 			delete_pod(s, p);
-			json_object_set_new(p, "_gone", json_true());
-			gone_ready += pass;
-			n--;
+			gone++;
+			*ready += pass;
 		}
-	return gone_ready;
+	return gone;
 }
 
 /* One step of a rollout, as Kubernetes' deployment controller takes it: pods of the
@@ -220,26 +220,24 @@ static void reconcile(struct apiserver *s, const json_t *d)
 	ro.min_available = ro.want - unavailable;
 	json_int_t n_fresh = (json_int_t)json_array_size(fresh), n_older = (json_int_t)json_array_size(older);
 
+	json_int_t gone_ready;
 	/* Too many current pods (scaled down): the surplus goes, unready first. */
 	if (n_fresh > ro.want) {
-		fresh_ready -= delete_some(s, fresh, n_fresh - ro.want);
-		n_fresh = ro.want;
+		n_fresh -= delete_some(s, fresh, n_fresh - ro.want, &gone_ready);
+		fresh_ready -= gone_ready;
 	}
 	/* Old pods: the unready ones go at once; ready ones only down to minAvailable. */
 	if (n_older > 0) {
 		json_int_t spare = fresh_ready + older_ready - ro.min_available;
-		json_int_t n = (n_older - older_ready) + (spare > 0 ? spare : 0);
-		json_int_t gone_ready = delete_some(s, older, n);
+		n_older -= delete_some(s, older, (n_older - older_ready) + (spare > 0 ? spare : 0), &gone_ready);
 		older_ready -= gone_ready;
-		for (size_t j = 0; j < json_array_size(older); j++)
-			n_older -= json_object_get(json_array_get(older, j), "_gone") != NULL;
 	}
 	/* New pods, within the surge (Recreate: only once the old ones are gone). */
 	json_int_t room = recreate && n_older ? 0 : ro.want + surge - n_fresh - n_older;
-	for (json_int_t n = 0; n < ro.want - n_fresh && n < room; n++)
+	json_int_t add = ro.want - n_fresh < room ? ro.want - n_fresh : room;
+	for (json_int_t n = 0; n < add; n++)
 		create_pod(s, d, hash);
-	if (ro.want - n_fresh > 0 && room > 0)
-		n_fresh += ro.want - n_fresh < room ? ro.want - n_fresh : room;
+	n_fresh += add > 0 ? add : 0;
 	ro.total = n_fresh + n_older;
 	ro.updated = n_fresh;
 	ro.ready = fresh_ready + older_ready;

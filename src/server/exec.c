@@ -148,17 +148,29 @@ static const char *last_lines(const char *text, size_t len, long n)
 	return n < 0 ? p : text;
 }
 
-void exec_log(struct conn *c, const struct http_msg *req, const char *ns, const char *name)
+/* The pod's process (0 when not running) and log file; false after answering 404. */
+static bool find_pod_process(struct conn *c, const struct http_msg *req, const char *ns, const char *name,
+			     pid_t *pid, char **log_path)
 {
 	const struct skind *pk = schema_kind_lookup(c->srv->schema, "pods");
 	json_t *pod = objects_get(c->srv, pk, ns, name);
+
+	*log_path = NULL;
 	if (!pod) {
 		conn_respond_json(c, req, 404, status_not_found(pk, name));
-		return;
+		return false;
 	}
-	char *log_path = NULL;
-	pid_t pid = exec_pod_process(c->srv, pod, &log_path);
+	*pid = exec_pod_process(c->srv, pod, log_path);
 	json_decref(pod);
+	return true;
+}
+
+void exec_log(struct conn *c, const struct http_msg *req, const char *ns, const char *name)
+{
+	char *log_path;
+	pid_t pid;
+	if (!find_pod_process(c, req, ns, name, &pid, &log_path))
+		return;
 	char *f = http_query_param(req->query, "follow"), *tl = http_query_param(req->query, "tailLines");
 	bool follow = f && !strcmp(f, "true");
 	long tail = tl ? strtol(tl, NULL, 10) : -1;
@@ -283,7 +295,6 @@ static char **attach_argv(pid_t target, const char *log_path)
 
 void exec_start(struct conn *c, const struct http_msg *req, const char *ns, const char *name, bool attach)
 {
-	const struct skind *pk = schema_kind_lookup(c->srv->schema, "pods");
 	const char *key = http_get_header(req, "Sec-WebSocket-Key");
 	const char *protos = http_get_header(req, "Sec-WebSocket-Protocol");
 	if (!key || !protos) {
@@ -297,14 +308,10 @@ void exec_start(struct conn *c, const struct http_msg *req, const char *ns, cons
 		fail(c, req, 400, "BadRequest", "no supported WebSocket subprotocol (v5.channel.k8s.io, v4.channel.k8s.io)");
 		return;
 	}
-	json_t *pod = objects_get(c->srv, pk, ns, name);
-	if (!pod) {
-		conn_respond_json(c, req, 404, status_not_found(pk, name));
+	char *log_path;
+	pid_t target;
+	if (!find_pod_process(c, req, ns, name, &target, &log_path))
 		return;
-	}
-	char *log_path = NULL;
-	pid_t target = exec_pod_process(c->srv, pod, &log_path);
-	json_decref(pod);
 	if (!target) {
 		free(log_path);
 		fail(c, req, 400, "BadRequest", "the pod's process is not running (is the pod Running?)");

@@ -265,41 +265,28 @@ static json_t *set_union(const json_t *a, const json_t *b)
 	return node(member(a) || member(b), kids);
 }
 
-static json_t *set_intersect(const json_t *a, const json_t *b)
-{
-	if (!a || !b)
-		return NULL;
-	json_t *kids = json_object();
-	const char *key;
-	json_t *v;
-	json_object_foreach((json_t *)a, key, v) {
-		if (!strcmp(key, "."))
-			continue;
-		json_t *sub = set_intersect(v, json_object_get(b, key));
-		if (sub)
-			json_object_set_new(kids, key, sub);
-	}
-	return node(member(a) && member(b), kids);
-}
-
-static json_t *set_minus(const json_t *a, const json_t *b)
+/* a ∩ b (common) or a − b: the members of a that b does (or does not) hold. */
+static json_t *set_filter(const json_t *a, const json_t *b, bool common)
 {
 	if (!a)
 		return NULL;
 	if (!b)
-		return json_deep_copy(a);
+		return common ? NULL : json_deep_copy(a);
 	json_t *kids = json_object();
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)a, key, v) {
 		if (!strcmp(key, "."))
 			continue;
-		json_t *sub = set_minus(v, json_object_get(b, key));
+		json_t *sub = set_filter(v, json_object_get(b, key), common);
 		if (sub)
 			json_object_set_new(kids, key, sub);
 	}
-	return node(member(a) && !member(b), kids);
+	return node(member(a) && member(b) == common, kids);
 }
+
+static json_t *set_intersect(const json_t *a, const json_t *b) { return set_filter(a, b, true); }
+static json_t *set_minus(const json_t *a, const json_t *b) { return set_filter(a, b, false); }
 
 /* At the root membership means nothing (an empty root is the empty set, not a leaf):
  * combine child by child. */
