@@ -131,8 +131,11 @@ for f in "$SEED"/*.yaml; do
   case $(basename "$f") in 17-*) continue ;; esac
   kubectl apply --server-side -f "$f" >"$WORK/s1" 2>&1 && [ "$(grep -c ' serverside-applied$' "$WORK/s1")" = "$(wc -l <"$WORK/s1")" ] ||
     { echo "ssa $(basename "$f"): $(cat "$WORK/s1")"; bad=$((bad + 1)); }
-  # Applied again at once (05 and 24 both define web-ingress, so not after the others).
-  sleep 0.2; rvs >"$WORK/rv1"; kubectl apply --server-side -f "$f" >/dev/null 2>&1; rvs >"$WORK/rv2"
+  # Applied again at once (05 and 24 both define web-ingress, so not after the others),
+  # once the controllers are done with the objects (a LoadBalancer gets its address).
+  rvs >"$WORK/rv1"
+  for _ in $(seq 1 20); do sleep 0.3; rvs >"$WORK/rv0"; cmp -s "$WORK/rv0" "$WORK/rv1" && break; mv "$WORK/rv0" "$WORK/rv1"; done
+  kubectl apply --server-side -f "$f" >/dev/null 2>&1; rvs >"$WORK/rv2"
   [ -s "$WORK/rv1" ] && cmp -s "$WORK/rv1" "$WORK/rv2" && same=$((same + 1)) || echo "re-ssa $(basename "$f") wrote: $(diff "$WORK/rv1" "$WORK/rv2")"
 done
 check "kubectl apply --server-side of all $n seed manifests (field manager kubectl)" test "$bad" = 0
