@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The README's first command. Part 1: a local 3-node cluster (network namespaces on
 # this host), lab 1's `web` deployment with 3 replicas, and a client pod curling every
-# replica across nodes. Part 2: every manifest of the seed through the API, with the
+# replica across nodes. Part 2: every manifest of the chapter (examples/manifests) through the API, with the
 # defaults and allocations it fills in, and a bad manifest refused. Everything is
 # removed at the end unless DEMO_KEEP=1 (then: tulle cluster delete --name demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TULLE=${TULLE:-build/bin/tulle}
-SEED=${TULLE_SEED:-../shared/seed/manifests}
+SEED=${TULLE_MANIFESTS:-examples/manifests}
 STATE=$(mktemp -d /tmp/tulle-demo.XXXXXX)
 SERVER_PID=
 CLUSTER=${DEMO_CLUSTER:-demo}
@@ -42,7 +42,7 @@ else
 fi
 
 echo
-echo "== Part 2: the seed's manifests through the API"
+echo "== Part 2: the chapter's manifests (examples/manifests) through the API"
 
 "$TULLE" server --state "$STATE/api" 2>"$STATE.log" &
 SERVER_PID=$!
@@ -64,7 +64,7 @@ YAML
 run "$TULLE" apply -f "$STATE/namespaces.yaml"
 files=()
 for f in "$SEED"/*.yaml; do case $f in *17-lab1-cluster*) ;; *) files+=(-f "$f") ;; esac; done
-say "$TULLE apply -f <every seed manifest but 17, kind's cluster config>"
+say "$TULLE apply -f <every manifest in examples/manifests but 17, kind's cluster config>"
 "$TULLE" apply "${files[@]}"
 run "$TULLE" get services
 run "$TULLE" get networkpolicies -A

@@ -1,7 +1,10 @@
 # Helpers for end-to-end tests: each test prints PASS/FAIL lines (counted by
 # tests/run.sh), starts what it needs in a private temp dir and removes it on exit.
 set -u
-TULLE=${TULLE_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/bin/tulle}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TULLE=${TULLE_BIN:-$ROOT/build/bin/tulle}
+# The chapter's manifests, kept in the project (examples/manifests).
+MANIFESTS=${TULLE_MANIFESTS:-$ROOT/examples/manifests}
 WORK=$(mktemp -d /tmp/tulle-e2e.XXXXXX)
 PIDS=()
 export TULLE_HOME="$WORK/home"

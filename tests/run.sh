@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export TULLE_BIN="$PWD/$BUILD/asan/bin/tulle"
-export TULLE_SEED="${TULLE_SEED:-$(cd .. && pwd)/shared/seed/manifests}"
+export TULLE_MANIFESTS="${TULLE_MANIFESTS:-$PWD/examples/manifests}"
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}

@@ -9,8 +9,9 @@
 
 static const char *seed_dir(void)
 {
-	const char *d = getenv("TULLE_SEED");
-	return d ? d : "../shared/seed/manifests";
+	/* The chapter's manifests, kept in the project; tests run from its root. */
+	const char *d = getenv("TULLE_MANIFESTS");
+	return d ? d : "examples/manifests";
 }
 
 /* Validates a YAML text; returns the number of errors and their text in *out. */
@@ -51,8 +52,9 @@ static void seed_manifests_validate(void)
 	struct dirent *e;
 	int files = 0;
 
+	CHECK(d != NULL); /* examples/manifests is part of the checkout */
 	if (!d)
-		SKIP("the seed's manifests are not beside the repository (set TULLE_SEED)");
+		return;
 	while ((e = readdir(d))) {
 		if (!str_has_suffix(e->d_name, ".yaml"))
 			continue;

@@ -31,7 +31,7 @@ static const struct {
 	{ "annotate", cmd_annotate, "Set or remove annotations" },
 	{ "scale", cmd_scale, "Set a deployment's replicas" },
 	{ "set", cmd_set, "set env: change a deployment's environment" },
-	{ "rollout", cmd_rollout, "rollout restart: replace a deployment's pods" },
+	{ "rollout", cmd_rollout, "rollout restart|status: replace a deployment's pods, or wait for its rollout" },
 	{ "patch", cmd_patch, "Apply a JSON merge patch" },
 	{ "server", server_main, "Run the API server" },
 	{ "agent", agent_main, "Run a node agent (started by tulle cluster create)" },

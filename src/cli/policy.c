@@ -129,10 +129,11 @@ static bool declares(const struct pm_pod *p, const struct probe_port *pp)
 
 static void usage_matrix(FILE *f)
 {
-	fprintf(f, "usage: tulle policy matrix [-f FILE]... [--port PORT/PROTO]... [-o table|json]\n"
+	fprintf(f, "usage: tulle policy matrix [-f FILE]... [--port PORT/PROTO]... [-n NS] [-o table|json]\n"
 		   "Reachability of every ordered pair of pods (a pod to itself included). Without\n"
 		   "--port, each destination is probed on the ports it declares. Without -f, the\n"
-		   "live cluster is read from the server.\n");
+		   "live cluster is read from the server. -n shows only that namespace's pods (the\n"
+		   "policies of every namespace still apply).\n");
 }
 
 static int cmd_matrix(int argc, char **argv)
@@ -140,10 +141,11 @@ static int cmd_matrix(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "filename", required_argument, NULL, 'f' }, { "port", required_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' }, { "server", required_argument, NULL, 's' },
-		{ "token", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "token", required_argument, NULL, 't' }, { "namespace", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct common_opts o = { 0 };
+	const char *only_ns = NULL;
 	char **files = NULL;
 	size_t nfiles = 0, nports = 0;
 	struct probe_port ports[64];
@@ -151,12 +153,13 @@ static int cmd_matrix(int argc, char **argv)
 	int ch, rc = 1;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "f:p:o:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "f:p:o:n:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			files = xrealloc(files, (nfiles + 1) * sizeof(char *));
 			files[nfiles++] = optarg;
 			break;
+		case 'n': only_ns = optarg; break;
 		case 'p':
 			if (nports == 64 || parse_port(optarg, &ports[nports]) < 0) {
 				free(files);
@@ -200,13 +203,18 @@ static int cmd_matrix(int argc, char **argv)
 		if (!strcmp(out, "table")) {
 			printf("%s%s/%u:\n-", pi ? "\n" : "", pm_proto_name(ports[pi].proto), ports[pi].port);
 			for (size_t j = 0; j < c.npods; j++)
-				printf("\t%s/%s", c.pods[j].ns, c.pods[j].name);
+				if (!only_ns || !strcmp(c.pods[j].ns, only_ns))
+					printf("\t%s/%s", c.pods[j].ns, c.pods[j].name);
 			putchar('\n');
 		}
 		for (size_t i = 0; i < c.npods; i++) {
+			if (only_ns && strcmp(c.pods[i].ns, only_ns))
+				continue;
 			if (!strcmp(out, "table"))
 				printf("%s/%s", c.pods[i].ns, c.pods[i].name);
 			for (size_t j = 0; j < c.npods; j++) {
+				if (only_ns && strcmp(c.pods[j].ns, only_ns))
+					continue;
 				bool skip = per_dst && !declares(&c.pods[j], &ports[pi]);
 				struct pm_ep src, dst;
 				pm_ep_pod(&c, (int)i, &src);

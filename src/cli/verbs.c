@@ -1,9 +1,10 @@
 /* kubectl's imperative verbs, with its flags: create namespace|deployment, expose,
- * label, annotate, scale, set env, rollout restart, patch, logs. */
+ * label, annotate, scale, set env, rollout restart|status, patch, logs. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -381,6 +382,104 @@ int cmd_set(int argc, char **argv)
 	return rc;
 }
 
+/* Whether a Deployment's rollout is complete, as kubectl's rollout status decides: the
+ * controller saw the current generation, every replica runs the current template, no
+ * old pod remains and all are available. Sets *msg to what it waits for otherwise. */
+static bool rollout_done(const json_t *d, char *msg, size_t len)
+{
+	const json_t *meta = json_object_get(d, "metadata"), *spec = json_object_get(d, "spec"),
+		     *st = json_object_get(d, "status");
+	json_int_t gen = json_integer_value(json_object_get(meta, "generation"));
+	json_int_t seen = json_integer_value(json_object_get(st, "observedGeneration"));
+	const json_t *rj = json_object_get(spec, "replicas");
+	json_int_t want = rj ? json_integer_value(rj) : 1;
+	json_int_t updated = json_integer_value(json_object_get(st, "updatedReplicas"));
+	json_int_t total = json_integer_value(json_object_get(st, "replicas"));
+	json_int_t avail = json_integer_value(json_object_get(st, "availableReplicas"));
+
+	if (seen < gen)
+		snprintf(msg, len, "Waiting for deployment spec update to be observed...");
+	else if (updated < want)
+		snprintf(msg, len, "Waiting for rollout to finish: %lld out of %lld new replicas have been updated...",
+			 (long long)updated, (long long)want);
+	else if (total > updated)
+		snprintf(msg, len, "Waiting for rollout to finish: %lld old replicas are pending termination...",
+			 (long long)(total - updated));
+	else if (avail < updated)
+		snprintf(msg, len, "Waiting for rollout to finish: %lld of %lld updated replicas are available...",
+			 (long long)avail, (long long)updated);
+	else
+		return true;
+	return false;
+}
+
+/* rollout status deployment NAME [--timeout D]: polls until the rollout completes. */
+static int rollout_status(int argc, char **argv)
+{
+	static const struct option opts[] = { { "timeout", required_argument, NULL, 'T' }, COMMON_OPTIONS };
+	struct common_opts o = { 0 };
+	double timeout = 0;
+	int c, i;
+	const char *name;
+	const struct skind *k;
+
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		if (c == 'T') {
+			char *end;
+			timeout = strtod(optarg, &end);
+			if (*end == 'm')
+				timeout *= 60;
+			else if (*end && strcmp(end, "s")) {
+				fprintf(stderr, "error: --timeout %s: give seconds, as 30s or 2m\n", optarg);
+				return 2;
+			}
+		} else if (!common_option(c, optarg, &o)) {
+			return 2;
+		}
+	}
+	i = optind;
+	if (target(argc, argv, &i, &k, &name) < 0 || strcmp(k->kind, "Deployment")) {
+		fprintf(stderr, "usage: tulle rollout status deployment NAME [-n NS] [--timeout 60s]\n");
+		return 2;
+	}
+	struct client cl;
+	if (cli_connect(&cl, &o) < 0)
+		return 1;
+	char *path = api_path(k, o.ns ? o.ns : "default", name);
+	uint64_t start = now_ns();
+	char msg[160], last[160] = "";
+	int rc = 1;
+	for (;;) {
+		json_t *d = NULL;
+		int code = send(&cl, "GET", path, NULL, NULL, NULL, &d);
+		if (code) {
+			json_decref(d);
+			break;
+		}
+		bool done = rollout_done(d, msg, sizeof(msg));
+		json_decref(d);
+		if (done) {
+			printf("deployment \"%s\" successfully rolled out\n", name);
+			rc = 0;
+			break;
+		}
+		if (strcmp(msg, last)) {
+			printf("%s\n", msg);
+			fflush(stdout);
+			snprintf(last, sizeof(last), "%s", msg);
+		}
+		if (timeout > 0 && (double)(now_ns() - start) / 1e9 > timeout) {
+			fprintf(stderr, "error: timed out waiting for the condition\n");
+			break;
+		}
+		usleep(200000);
+	}
+	free(path);
+	client_free(&cl);
+	return rc;
+}
+
 int cmd_rollout(int argc, char **argv)
 {
 	static const struct option opts[] = { COMMON_OPTIONS };
@@ -390,8 +489,10 @@ int cmd_rollout(int argc, char **argv)
 	const struct skind *k;
 	char ts[32];
 
+	if (argc >= 2 && !strcmp(argv[1], "status"))
+		return rollout_status(argc, argv);
 	if (argc < 2 || strcmp(argv[1], "restart")) {
-		fprintf(stderr, "usage: tulle rollout restart deployment NAME [-n NS]\n");
+		fprintf(stderr, "usage: tulle rollout restart|status deployment NAME [-n NS]\n");
 		return 2;
 	}
 	optind = 2;

@@ -214,7 +214,7 @@ static void upstream_scenarios(void)
 
 static const char *seed(void)
 {
-	return getenv("TULLE_SEED") ?: "../shared/seed/manifests";
+	return getenv("TULLE_MANIFESTS") ?: "examples/manifests";
 }
 
 static void load_files(struct pm_cluster *c, const char *const *files)
@@ -307,7 +307,7 @@ static void seed_lab3_described_behaviour(void)
 	static const char *const files[] = {
 		"tests/data/policy/lab3-pods.yaml", "19-lab3-networkpolicy-default-deny.yaml",
 		"20-lab3-networkpolicy-allow-frontend-to-backend.yaml", "21-lab3-networkpolicy-allow-backend-to-db.yaml",
-		"22-lab3-networkpolicy-allow-dns.yaml", "tests/data/policy/lab3-egress.yaml", NULL,
+		"22-lab3-networkpolicy-allow-dns.yaml", "examples/lab3-network-policy/egress-allows.yaml", NULL,
 	};
 	struct pm_cluster c = { 0 };
 	load_files(&c, files);

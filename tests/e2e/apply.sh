@@ -2,7 +2,6 @@
 # kind's config, is refused as not an API object), comes back with its fields and the
 # API's defaults, re-applies as unchanged, and bad manifests write nothing.
 . "$(dirname "$0")/../lib.sh"
-SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/seed/manifests}
 S=$WORK/s
 start_server "$S" || exit 1
 export TULLE_SERVER="unix://$S/api.sock"
@@ -12,9 +11,8 @@ rev() { curl -s --unix-socket "$S/api.sock" http://x/api/v1/namespaces | jget '[
 # before taking a revision to compare against.
 settle() { local a b; a=$(rev); for _ in $(seq 1 20); do sleep 0.4; b=$(rev); [ "$a" = "$b" ] && return; a=$b; done; }
 
-if [ ! -d "$SEED" ]; then echo "SKIP seed: the seed's manifests are not at $SEED"; exit 0; fi
 files=()
-for f in "$SEED"/*.yaml; do case $f in *17-lab1-cluster*) ;; *) files+=(-f "$f");; esac; done
+for f in "$MANIFESTS"/*.yaml; do case $f in *17-lab1-cluster*) ;; *) files+=(-f "$f");; esac; done
 
 settle; before=$(rev)
 out=$(t apply "${files[@]}" 2>&1); rc=$?
@@ -79,7 +77,7 @@ check "an out-of-range port is refused with its path" grep -q 'port.yaml:11:11: 
 printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {"app": "no spaces allowed"}\nspec: {containers: [{name: c}]}\n' >"$WORK/label.yaml"
 out=$(t apply -f "$WORK/label.yaml" 2>&1)
 check "a bad label value is refused with its path" grep -q 'label.yaml:5:19: Pod "p" is invalid: metadata.labels\[app\]: Invalid value: "no spaces allowed"' <<<"$out"
-out=$(t apply -f "$SEED/17-lab1-cluster-unnamed.yaml" 2>&1)
+out=$(t apply -f "$MANIFESTS/17-lab1-cluster-unnamed.yaml" 2>&1)
 check "kind's cluster config is refused as not an API object" grep -q "is not an API object" <<<"$out"
 check "none of the bad manifests changed the store" test "$(rev)" = "$before"
 check "nor did the valid ConfigMap beside a bad Service" bash -c "! '$TULLE' get cm ok 2>/dev/null"
@@ -91,7 +89,7 @@ out=$(t apply --validate=warn -f "$WORK/unknown.yaml" 2>&1)
 check "--validate=warn applies it, warning about the dropped field" \
   bash -c "grep -q 'warning: unknown field \"colour\" (dropped)' <<<'$out' && grep -q 'configmap/extra created' <<<'$out'"
 check "delete by name" bash -c "'$TULLE' delete svc backend-service | grep -q 'service \"backend-service\" deleted'"
-check "delete -f removes the file's objects" bash -c "'$TULLE' delete -f '$SEED/13-virtualservice-destinationrule-api-vs.yaml' | grep -c deleted | grep -q 2"
+check "delete -f removes the file's objects" bash -c "'$TULLE' delete -f '$MANIFESTS/13-virtualservice-destinationrule-api-vs.yaml' | grep -c deleted | grep -q 2"
 out=$(t get svc nope 2>&1)
 check "a missing object is NotFound as kubectl says it" grep -q 'Error from server (NotFound): services "nope" not found' <<<"$out"
 mkdir -p "$TULLE_HOME"; echo "$S" >"$TULLE_HOME/current"

@@ -28,10 +28,9 @@ check "kubectl get svc -A: TYPE CLUSTER-IP EXTERNAL-IP PORT(S), kube-dns at 10.9
 check "kubectl get pod NAME -o yaml returns the object" \
   bash -c "kubectl get \$(kubectl get pods -o name | head -1) -o yaml | grep -q '^kind: Pod'"
 # kubectl apply with default validation: every seed manifest but 17 (kind's config).
-SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/seed/manifests}
 for ns in production secure-app; do printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n' $ns | kubectl apply -f - >/dev/null; done
 bad=0 unchanged=0 n=0
-for f in "$SEED"/*.yaml; do
+for f in "$MANIFESTS"/*.yaml; do
   case $(basename "$f") in 17-*) continue ;; esac
   n=$((n + 1))
   kubectl apply -f "$f" >"$WORK/a1" 2>&1 || { echo "apply $(basename "$f"): $(cat "$WORK/a1")"; bad=$((bad + 1)); continue; }
@@ -41,7 +40,7 @@ done
 check "kubectl apply -f of all $n seed manifests succeeds with default validation" test "$bad" = 0
 check "... and applying each again prints unchanged" test "$unchanged" = "$n"
 kubectl get svc backend-service -o json >"$WORK/before"
-sed 's/port: 8080        #/port: 8081        #/' "$SEED"/01-*.yaml | kubectl apply -f - >"$WORK/a3"
+sed 's/port: 8080        #/port: 8081        #/' "$MANIFESTS"/01-*.yaml | kubectl apply -f - >"$WORK/a3"
 kubectl get svc backend-service -o json >"$WORK/after"
 check "changing one field prints configured" grep -q 'service/backend-service configured' "$WORK/a3"
 check "... and changes only that field" python3 -c '
@@ -124,10 +123,10 @@ check "a restartPolicy Never pod ends Succeeded (STATUS Completed, as kubectl wo
 
 # Server-side apply: the seed manifests again, as a field manager's intent, after
 # deleting what client-side apply made of them.
-for f in "$SEED"/*.yaml; do case $(basename "$f") in 17-*) ;; *) kubectl delete -f "$f" --ignore-not-found >/dev/null 2>&1 ;; esac; done
+for f in "$MANIFESTS"/*.yaml; do case $(basename "$f") in 17-*) ;; *) kubectl delete -f "$f" --ignore-not-found >/dev/null 2>&1 ;; esac; done
 rvs() { kubectl get svc,ing,netpol,cnp,gnp,ts,certificates -A -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}'; }
 bad=0 same=0
-for f in "$SEED"/*.yaml; do
+for f in "$MANIFESTS"/*.yaml; do
   case $(basename "$f") in 17-*) continue ;; esac
   kubectl apply --server-side -f "$f" >"$WORK/s1" 2>&1 && [ "$(grep -c ' serverside-applied$' "$WORK/s1")" = "$(wc -l <"$WORK/s1")" ] ||
     { echo "ssa $(basename "$f"): $(cat "$WORK/s1")"; bad=$((bad + 1)); }

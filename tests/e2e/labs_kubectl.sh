@@ -6,7 +6,6 @@
 . "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP labs_kubectl: needs root for network namespaces"; exit 0; }
 command -v kubectl >/dev/null || { echo "SKIP labs_kubectl: no kubectl on this machine"; exit 0; }
-SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/seed/manifests}
 C=l$$
 with_cluster "$C"
 k() { kubectl "$@"; }
@@ -15,7 +14,7 @@ wait_deploy() { # [-n NS] NAME: until its rollout is complete (every pod of the 
 }
 
 check "lab 1: a 3-node cluster (kind config, seed manifest 17)" \
-  bash -c "timeout 120 '$TULLE' cluster create --name $C --config '$SEED/17-lab1-cluster-unnamed.yaml' >/dev/null && [ \$(kubectl get nodes --no-headers | grep -c ' Ready ') = 3 ]"
+  bash -c "timeout 120 '$TULLE' cluster create --name $C --config '$MANIFESTS/17-lab1-cluster-unnamed.yaml' >/dev/null && [ \$(kubectl get nodes --no-headers | grep -c ' Ready ') = 3 ]"
 check "lab 1: kubectl create deployment web --image=nginx --replicas=3" \
   bash -c "kubectl create deployment web --image=nginx --replicas=3 | grep -qx 'deployment.apps/web created'"
 check "lab 1: kubectl expose deployment web --port=80" bash -c "kubectl expose deployment web --port=80 | grep -qx 'service/web exposed'"
@@ -46,7 +45,7 @@ check "lab 2: kubectl get deployment api-v2 -o yaml | kubectl apply -f - (what l
   bash -c "kubectl get deployment api-v2 -o yaml | kubectl apply -f - 2>&1 | grep -q 'deployment.apps/api-v2 \\(configured\\|unchanged\\)'"
 check "lab 2: the TrafficSplit applies from a here-document" \
   bash -c "kubectl apply -f - <<EOF | grep -qx 'trafficsplit.split.smi-spec.io/api-rollout created'
-\$(cat '$SEED/18-lab2-trafficsplit-api-rollout.yaml')
+\$(cat '$MANIFESTS/18-lab2-trafficsplit-api-rollout.yaml')
 EOF"
 wait_deploy api-v1
 sleep 1.5
@@ -66,7 +65,7 @@ check "lab 3: create, label and expose frontend, backend and database" test "$ok
 check "lab 3: kubectl label deployment labels the Deployment, not its pods (as in Kubernetes)" \
   bash -c "[ \"\$(kubectl get deployment frontend -n secure-app -o jsonpath='{.metadata.labels.tier}')\" = frontend ] && [ -z \"\$(kubectl get pods -n secure-app -l tier=frontend -o name)\" ]"
 ok=1
-for f in 19 20 21 22; do k apply -f - <"$(ls "$SEED"/$f-*.yaml)" >/dev/null || ok=0; done
+for f in 19 20 21 22; do k apply -f - <"$(ls "$MANIFESTS"/$f-*.yaml)" >/dev/null || ok=0; done
 check "lab 3: the four NetworkPolicies apply" bash -c "[ $ok = 1 ] && [ \$(kubectl get networkpolicies -n secure-app --no-headers | wc -l) = 4 ]"
 wait_deploy frontend -n secure-app
 wait_deploy backend -n secure-app

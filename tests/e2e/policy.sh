@@ -1,14 +1,12 @@
 # `tulle policy matrix` and `tulle policy trace` as a user scripts them: from files with
 # no server, and from a live server; the JSON shape the issue fixes; lab 3's outcomes.
 . "$(dirname "$0")/../lib.sh"
-SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/seed/manifests}
 DATA=$(cd "$(dirname "$0")/../data/policy" && pwd)
-[ -d "$SEED" ] || { echo "SKIP policy: the seed's manifests are not at $SEED"; exit 0; }
-LAB3=(-f "$DATA/lab3-pods.yaml" -f "$SEED/19-lab3-networkpolicy-default-deny.yaml"
-      -f "$SEED/20-lab3-networkpolicy-allow-frontend-to-backend.yaml"
-      -f "$SEED/21-lab3-networkpolicy-allow-backend-to-db.yaml" -f "$SEED/22-lab3-networkpolicy-allow-dns.yaml")
+LAB3=(-f "$DATA/lab3-pods.yaml" -f "$MANIFESTS/19-lab3-networkpolicy-default-deny.yaml"
+      -f "$MANIFESTS/20-lab3-networkpolicy-allow-frontend-to-backend.yaml"
+      -f "$MANIFESTS/21-lab3-networkpolicy-allow-backend-to-db.yaml" -f "$MANIFESTS/22-lab3-networkpolicy-allow-dns.yaml")
 
-out=$("$TULLE" policy matrix "${LAB3[@]}" -f "$DATA/lab3-egress.yaml" --port 80/TCP --port 5432/TCP --port 53/UDP -o json)
+out=$("$TULLE" policy matrix "${LAB3[@]}" -f "$ROOT/examples/lab3-network-policy/egress-allows.yaml" --port 80/TCP --port 5432/TCP --port 53/UDP -o json)
 check "matrix -o json has one probe per ordered pair and port" \
   test "$(jget '["probes"].__len__()' <<<"$out")" = 48
 check "probes carry from/to/port/protocol/allowed/egress/ingress" \
@@ -38,13 +36,13 @@ check "trace names the allowing rule" grep -q "allowed by NetworkPolicy secure-a
 check "trace lists the policies that select each pod" grep -q "selected by: NetworkPolicy secure-app/default-deny, NetworkPolicy secure-app/allow-dns" <<<"$out"
 
 out=$("$TULLE" policy trace --from default/frontend --to default/api --port 8080/TCP --http GET /api/v1/users \
-      -f "$DATA/seed-pods.yaml" -f "$SEED/14-ciliumnetworkpolicy-api-l7-policy.yaml")
+      -f "$DATA/seed-pods.yaml" -f "$MANIFESTS/14-ciliumnetworkpolicy-api-l7-policy.yaml")
 check "an L7 rule admits GET /api/v1/users" bash -c "grep -q 'redirected to the L7 proxy' <<<'$out' && grep -q 'verdict: ALLOWED (L7)' <<<'$out'"
 out=$("$TULLE" policy trace --from default/frontend --to default/api --port 8080/TCP --http DELETE /api/v1/users \
-      -f "$DATA/seed-pods.yaml" -f "$SEED/14-ciliumnetworkpolicy-api-l7-policy.yaml" -o json)
+      -f "$DATA/seed-pods.yaml" -f "$MANIFESTS/14-ciliumnetworkpolicy-api-l7-policy.yaml" -o json)
 check "... and refuses DELETE (JSON form)" test "$(jget '["allowed"]' <<<"$out")" = False
 out=$("$TULLE" policy trace --from production/backend --to 8.8.8.8/32 --port 443/TCP \
-      -f "$DATA/seed-pods.yaml" -f "$SEED/15-globalnetworkpolicy-deny-egress-to-external.yaml")
+      -f "$DATA/seed-pods.yaml" -f "$MANIFESTS/15-globalnetworkpolicy-deny-egress-to-external.yaml")
 check "a CIDR destination is traced (GlobalNetworkPolicy denies external egress)" \
   bash -c "grep -q 'denied by GlobalNetworkPolicy deny-egress-to-external egress\[1\]' <<<'$out'"
 out=$("$TULLE" policy trace --from nope/x --to secure-app/backend --port 80/TCP "${LAB3[@]}" 2>&1)

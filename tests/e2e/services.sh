@@ -6,7 +6,6 @@
 # manifests 01-04, and an agent restart under load without a failed request.
 . "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP services: needs root for network namespaces and BPF"; exit 0; }
-SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/seed/manifests}
 C=s$$
 with_cluster "$C"
 t() { "$TULLE" "$@"; }
@@ -69,7 +68,7 @@ spec:
     metadata: {labels: {app: frontend}}
     spec: {containers: [{name: f, image: nginx, ports: [{containerPort: 8443}]}]}
 YAML
-for f in 01 02 03 04; do t apply -n seed -f "$SEED"/$f-*.yaml >/dev/null || echo "apply $f failed"; done
+for f in 01 02 03 04; do t apply -n seed -f "$MANIFESTS"/$f-*.yaml >/dev/null || echo "apply $f failed"; done
 wait_running seed 5
 settle
 check "01 backend-service: ClusterIP by name on 8080" \

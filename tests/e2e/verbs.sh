@@ -17,13 +17,8 @@ wait_replaced() {
 }
 wait_running() { for _ in $(seq 1 80); do [ "$(running "$1" "${2:-default}")" -ge "$1" ] && return 0; sleep 0.25; done; return 1; }
 
-SEED=${TULLE_SEED:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/seed/manifests}
-if [ -f "$SEED/17-lab1-cluster-unnamed.yaml" ]; then
-  check "cluster create --config with lab 1's kind config" \
-    bash -c "timeout 90 '$TULLE' cluster create --name $C --config '$SEED/17-lab1-cluster-unnamed.yaml' | grep -q '3 nodes Ready'"
-else
-  check "cluster create" bash -c "timeout 90 '$TULLE' cluster create --name $C --nodes 2 >/dev/null"
-fi
+check "cluster create --config with lab 1's kind config" \
+  bash -c "timeout 90 '$TULLE' cluster create --name $C --config '$MANIFESTS/17-lab1-cluster-unnamed.yaml' | grep -q '3 nodes Ready'"
 check "create namespace" bash -c "'$TULLE' create namespace secure-app | grep -qx 'namespace/secure-app created'"
 check "create deployment --replicas=3" bash -c "'$TULLE' create deployment web --image=nginx --replicas=3 | grep -qx 'deployment.apps/web created'"
 check "the deployment's three pods run" wait_running 3
