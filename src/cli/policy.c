@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../api/validate.h"
 #include "../policy/engine.h"
@@ -14,18 +15,43 @@ struct probe_port {
 	uint8_t proto;
 };
 
+/* PORT/PROTO, or TYPE[.CODE]/ICMP (an ICMP probe carries type and code as its port). */
 static int parse_port(const char *s, struct probe_port *p)
 {
 	char proto[16] = "TCP";
-	unsigned port;
+	unsigned port, type, code = 0;
 
+	if (sscanf(s, "%u.%u/%15s", &type, &code, proto) == 3 || sscanf(s, "%u/%15s", &type, proto) == 2) {
+		if (!strcasecmp(proto, "ICMP")) {
+			if (type > 255 || code > 255) {
+				fprintf(stderr, "error: --port %s: an ICMP type and code are 0-255 (as 8/ICMP or 3.1/ICMP)\n", s);
+				return -1;
+			}
+			p->proto = PROTO_ICMP;
+			p->port = PM_ICMP_PORT(type, code);
+			return 0;
+		}
+	}
+	strcpy(proto, "TCP");
 	if (sscanf(s, "%u/%15s", &port, proto) < 1 || port < 1 || port > 65535 ||
 	    pm_proto_parse(proto, &p->proto) < 0 || p->proto == PROTO_ANY) {
-		fprintf(stderr, "error: --port %s: expected PORT/PROTOCOL such as 80/TCP, 53/UDP or 5432/SCTP\n", s);
+		fprintf(stderr, "error: --port %s: expected PORT/PROTOCOL such as 80/TCP, 53/UDP, 5432/SCTP or 8/ICMP\n", s);
 		return -1;
 	}
 	p->port = (uint16_t)port;
 	return 0;
+}
+
+/* "TCP/80", or "ICMP/8.0" (type.code). */
+static const char *port_text(const struct probe_port *p)
+{
+	static char buf[32];
+
+	if (p->proto == PROTO_ICMP)
+		snprintf(buf, sizeof(buf), "ICMP/%u.%u", p->port >> 8, p->port & 255);
+	else
+		snprintf(buf, sizeof(buf), "%s/%u", pm_proto_name(p->proto), p->port);
+	return buf;
 }
 
 /* Objects from files (validated, defaulted) or from the server. */
@@ -61,9 +87,9 @@ static int load_cluster(struct pm_cluster *c, char **files, size_t nfiles, const
 		pm_finish(c);
 		return 0;
 	}
-	static const char *const kinds[] = { "namespaces", "pods", "networkpolicies.networking.k8s.io",
-					     "ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies",
-					     "globalnetworkpolicies" };
+	static const char *const kinds[] = { "namespaces", "pods", "serviceaccounts", "tiers",
+					     "networkpolicies.networking.k8s.io", "ciliumnetworkpolicies",
+					     "ciliumclusterwidenetworkpolicies", "globalnetworkpolicies" };
 	struct client cl;
 	if (cli_connect(&cl, o) < 0)
 		return -1;
@@ -201,7 +227,7 @@ static int cmd_matrix(int argc, char **argv)
 	json_t *probes = json_array();
 	for (size_t pi = 0; pi < nports; pi++) {
 		if (!strcmp(out, "table")) {
-			printf("%s%s/%u:\n-", pi ? "\n" : "", pm_proto_name(ports[pi].proto), ports[pi].port);
+			printf("%s%s:\n-", pi ? "\n" : "", port_text(&ports[pi]));
 			for (size_t j = 0; j < c.npods; j++)
 				if (!only_ns || !strcmp(c.pods[j].ns, only_ns))
 					printf("\t%s/%s", c.pods[j].ns, c.pods[j].name);
@@ -261,8 +287,8 @@ out_files:
 
 static void usage_trace(FILE *f)
 {
-	fprintf(f, "usage: tulle policy trace --from NS/POD|IP --to NS/POD|IP|CIDR --port PORT/PROTO\n"
-		   "       [--http METHOD PATH] [-f FILE]... [-o text|json]\n");
+	fprintf(f, "usage: tulle policy trace --from NS/POD|IP --to NS/POD|IP|CIDR --port PORT/PROTO|TYPE[.CODE]/ICMP\n"
+		   "       [--http METHOD PATH [--http-header NAME:VALUE]...] [-f FILE]... [-o text|json]\n");
 }
 
 /* "ns/pod" names a pod; anything else must be an address or prefix. */
@@ -315,11 +341,13 @@ static int cmd_trace(int argc, char **argv)
 		{ "to", required_argument, NULL, 'T' }, { "port", required_argument, NULL, 'p' },
 		{ "http", required_argument, NULL, 'H' }, { "output", required_argument, NULL, 'o' },
 		{ "server", required_argument, NULL, 's' }, { "token", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "http-header", required_argument, NULL, 'E' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct common_opts o = { 0 };
 	char **files = NULL;
-	size_t nfiles = 0;
+	const char **headers = NULL;
+	size_t nfiles = 0, nheaders = 0;
 	const char *from = NULL, *to = NULL, *method = NULL, *path = NULL, *out = "text";
 	struct probe_port port = { 0, 0 };
 	int ch, rc = 1;
@@ -348,18 +376,32 @@ static int cmd_trace(int argc, char **argv)
 			}
 			path = argv[optind++];
 			break;
+		case 'E':
+			if (!strchr(optarg, ':') || optarg[0] == ':') {
+				fprintf(stderr, "error: --http-header %s: give NAME:VALUE, as X-User:premium\n", optarg);
+				free(files);
+				free(headers);
+				return 2;
+			}
+			headers = xrealloc(headers, (nheaders + 1) * sizeof(char *));
+			headers[nheaders++] = optarg;
+			break;
 		case 'o': out = optarg; break;
 		case 's': o.server = optarg; break;
 		case 't': o.token = optarg; break;
-		case 'h': usage_trace(stdout); free(files); return 0;
-		default: usage_trace(stderr); free(files); return 2;
+		case 'h': usage_trace(stdout); free(files); free(headers); return 0;
+		default: usage_trace(stderr); free(files); free(headers); return 2;
 		}
 	}
-	if (!from || !to || !port.port) {
+	if (!from || !to || !port.proto || (nheaders && !method)) {
+		if (nheaders && !method)
+			fprintf(stderr, "error: --http-header needs --http METHOD PATH\n");
 		usage_trace(stderr);
 		free(files);
+		free(headers);
 		return 2;
 	}
+	struct pm_request req = { method, path, headers, nheaders };
 	struct pm_cluster c;
 	struct pe_engine e;
 	char *err;
@@ -367,6 +409,7 @@ static int cmd_trace(int argc, char **argv)
 	int sp, dp;
 	if (load_cluster(&c, files, nfiles, &o) < 0) {
 		free(files);
+		free(headers);
 		return 1;
 	}
 	if (endpoint(&c, from, &src, &sp) < 0 || endpoint(&c, to, &dst, &dp) < 0)
@@ -387,9 +430,9 @@ static int cmd_trace(int argc, char **argv)
 	if (method && f.allowed && (f.ingress.v == V_REDIRECT || f.egress.v == V_REDIRECT)) {
 		l7_checked = true;
 		bool in_ok = f.ingress.v != V_REDIRECT ||
-			     pm_naive_http(&c, &dst, &src, DIR_INGRESS, port.proto, port.port, method, path, &l7_pol, &l7_rule);
+			     pm_naive_http(&c, &dst, &src, DIR_INGRESS, port.proto, port.port, &req, &l7_pol, &l7_rule);
 		bool eg_ok = f.egress.v != V_REDIRECT ||
-			     pm_naive_http(&c, &src, &dst, DIR_EGRESS, port.proto, port.port, method, path, &l7_pol, &l7_rule);
+			     pm_naive_http(&c, &src, &dst, DIR_EGRESS, port.proto, port.port, &req, &l7_pol, &l7_rule);
 		l7_ok = in_ok && eg_ok;
 		if (l7_ok && l7_pol >= 0)
 			l7 = xasprintf("%s %s allowed by %s %s%s%s rule %d", method, path, pm_kind_name(c.pols[l7_pol].kind),
@@ -413,7 +456,7 @@ static int cmd_trace(int argc, char **argv)
 		free(s);
 		json_decref(j);
 	} else {
-		printf("%s -> %s %s/%u\n", from, to, pm_proto_name(port.proto), port.port);
+		printf("%s -> %s %s\n", from, to, port_text(&port));
 		printf("  egress  at %s: %s\n", from, sp >= 0 ? eg : "allowed: not a pod (no egress policy)");
 		if (sp >= 0)
 			printf("          selected by: %s\n", es.len ? es.buf : "no policy");
@@ -434,6 +477,7 @@ static int cmd_trace(int argc, char **argv)
 out:
 	pm_free(&c);
 	free(files);
+	free(headers);
 	return rc;
 }
 

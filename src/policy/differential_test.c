@@ -19,6 +19,8 @@ static const char *pick(const char *const *v, size_t n)
 static const char *const APPS[] = { "web", "api", "db", "cache" };
 static const char *const TIERS[] = { "front", "back", "data" };
 static const char *const TEAMS[] = { "red", "blue" };
+static const char *const SAS[] = { "default", "robot", "admin" };
+static const char *const TIER_NAMES[] = { "security", "platform", "default", "zz-unordered" };
 
 static json_t *rand_labels(void)
 {
@@ -151,6 +153,7 @@ static json_t *rand_cnp(int i, const char *ns)
 	static const char *const eps[] = { "fromEndpoints", "toEndpoints" };
 	static const char *const ents[] = { "fromEntities", "toEntities" };
 	static const char *const cidrs[] = { "fromCIDRSet", "toCIDRSet" };
+	static const char *const cidr_lists[] = { "fromCIDR", "toCIDR" };
 	for (int l = 0; l < 4; l++) {
 		if (rnd(3))
 			continue;
@@ -173,8 +176,13 @@ static json_t *rand_cnp(int i, const char *ns)
 				break;
 			}
 			case 2: {
+				/* Often a range holding pods (10.0.x): Cilium's CIDR rules must still
+				 * not select them. */
 				char *c = rand_cidr();
-				json_object_set_new(rule, cidrs[d], json_pack("[{s:s}]", "cidr", c));
+				if (rnd(2))
+					json_object_set_new(rule, cidrs[d], json_pack("[{s:s}]", "cidr", c));
+				else
+					json_object_set_new(rule, cidr_lists[d], json_pack("[s,s]", c, "10.0.0.0/8"));
 				free(c);
 				break;
 			}
@@ -230,6 +238,14 @@ static json_t *rand_entity(bool ports)
 		json_object_set_new(e, "notSelector", json_string(s));
 		free(s);
 	}
+	if (!rnd(6)) {
+		json_t *sa = json_object();
+		if (rnd(2))
+			json_object_set_new(sa, "names", json_pack("[s]", PICK(SAS)));
+		if (!rnd(2) || !json_object_size(sa))
+			json_object_set_new(sa, "selector", json_string(rnd(2) ? "role == \"admin\"" : "has(role)"));
+		json_object_set_new(e, "serviceAccounts", sa);
+	}
 	if (ports && !rnd(2))
 		json_object_set_new(e, rnd(4) ? "ports" : "notPorts",
 				    rnd(2) ? json_pack("[i]", 80) : json_pack("[s]", rnd(2) ? "50:90" : "http"));
@@ -250,9 +266,25 @@ static json_t *rand_gnp(int i)
 		json_t *rules = json_array();
 		for (unsigned r = rnd(3) + 1; r > 0; r--) {
 			json_t *rule = json_pack("{s:s}", "action", PICK(actions));
-			json_t *dst = rand_entity(true);
+			bool has_ports = rnd(4);
+			json_t *dst = rand_entity(has_ports);
 			if (json_object_get(dst, "ports") || json_object_get(dst, "notPorts") || rnd(3) == 0)
 				json_object_set_new(rule, "protocol", json_string(rnd(2) ? "TCP" : "UDP"));
+			else if (!has_ports && rnd(2)) {
+				/* ICMP, with a type (and code) to match or to leave out */
+				json_object_set_new(rule, "protocol", json_string("ICMP"));
+				json_t *icmp = json_pack("{s:i}", "type", rnd(2) ? 8 : 0);
+				if (rnd(2))
+					json_object_set_new(icmp, "code", json_integer(0));
+				if (rnd(2))
+					json_object_set_new(rule, rnd(2) ? "icmp" : "notICMP", icmp);
+				else
+					json_decref(icmp);
+			} else if (!rnd(3)) {
+				json_object_set_new(rule, "notProtocol", json_string(rnd(2) ? "TCP" : "ICMP"));
+			}
+			if (!rnd(6))
+				json_object_set_new(rule, "ipVersion", json_integer(rnd(3) ? 4 : 6));
 			json_object_set_new(rule, "source", rand_entity(false));
 			json_object_set_new(rule, "destination", dst);
 			json_array_append_new(rules, rule);
@@ -262,8 +294,10 @@ static json_t *rand_gnp(int i)
 	json_object_set_new(spec, "types", types);
 	if (rnd(4))
 		json_object_set_new(spec, "order", json_integer((json_int_t)rnd(3) * 500 + 500));
-	if (!rnd(4))
-		json_object_set_new(spec, "tier", json_string("security"));
+	if (!rnd(3))
+		json_object_set_new(spec, "tier", json_string(PICK(TIER_NAMES)));
+	if (!rnd(8))
+		json_object_set_new(spec, "serviceAccountSelector", json_string("role == \"admin\""));
 	char *name = xasprintf("gnp%d", i);
 	json_t *o = json_pack("{s:s,s:s,s:{s:s},s:o}", "apiVersion", "projectcalico.org/v3", "kind",
 			      "GlobalNetworkPolicy", "metadata", "name", name, "spec", spec);
@@ -302,6 +336,8 @@ static json_t *rand_pod(unsigned ns, unsigned i)
 	json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s,s:o},s:{s:[{s:s,s:o}]},s:{s:s}}", "apiVersion", "v1", "kind", "Pod",
 			      "metadata", "name", name, "namespace", nsn, "labels", rand_labels(), "spec",
 			      "containers", "name", "c", "ports", ports, "status", "podIP", ip);
+	if (rnd(2))
+		json_object_set_new(json_object_get(o, "spec"), "serviceAccountName", json_string(PICK(SAS)));
 	free(name);
 	free(nsn);
 	free(ip);
@@ -321,7 +357,26 @@ static void rand_cluster(struct pm_cluster *c, int npol)
 				 "name", name, "labels", "team", PICK(TEAMS)));
 		for (unsigned p = 0, np = 2 + rnd(3); p < np; p++)
 			add(c, rand_pod(n, p));
+		/* Service accounts, some labelled, one never declared (the pods' "default"
+		 * then has no labels). */
+		for (unsigned k = 1; k < ARRAY_SIZE(SAS); k++)
+			if (rnd(3))
+				add(c, json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}}}", "apiVersion", "v1", "kind", "ServiceAccount",
+						 "metadata", "name", SAS[k], "namespace", name, "labels", "role",
+						 rnd(2) ? "admin" : "viewer"));
 		free(name);
+	}
+	/* Tiers: some declared with an order and a defaultAction, some not. */
+	for (unsigned t = 0; t + 1 < ARRAY_SIZE(TIER_NAMES); t++) {
+		if (!rnd(3))
+			continue;
+		json_t *spec = json_object();
+		if (rnd(4))
+			json_object_set_new(spec, "order", json_integer((json_int_t)rnd(4) * 100));
+		if (rnd(2))
+			json_object_set_new(spec, "defaultAction", json_string(rnd(2) ? "Pass" : "Deny"));
+		add(c, json_pack("{s:s,s:s,s:{s:s},s:o}", "apiVersion", "projectcalico.org/v3", "kind", "Tier",
+				 "metadata", "name", TIER_NAMES[t], "spec", spec));
 	}
 	for (int i = 0; i < npol; i++) {
 		char ns[8];
@@ -338,8 +393,8 @@ static bool same(const struct pm_side *a, const struct pm_side *b)
 	       (a->list == b->list || (a->list && b->list && !strcmp(a->list, b->list)));
 }
 
-static const uint16_t PORTS[] = { 53, 80, 443, 8080 };
-static const uint8_t PROTOS[] = { PROTO_TCP, PROTO_UDP, PROTO_SCTP };
+static const uint16_t PORTS[] = { 0, 53, 80, 443, 8080, PM_ICMP_PORT(8, 0) };
+static const uint8_t PROTOS[] = { PROTO_TCP, PROTO_UDP, PROTO_SCTP, PROTO_ICMP };
 
 /* Compares every probe; returns the number of disagreements (printing the first). */
 static int compare(const struct pm_cluster *c, const struct pe_engine *e, const struct pe_engine *ref)

@@ -34,6 +34,8 @@ static bool number_peer(struct pe_engine *e, const struct pm_peer *p, bool add)
 			ok &= prefix_id(e, &p->nets[i], add) >= 0;
 		for (size_t i = 0; i < p->nnot_nets; i++)
 			ok &= prefix_id(e, &p->not_nets[i], add) >= 0;
+		if (p->has_family)
+			ok &= prefix_id(e, &p->family, add) >= 0;
 	}
 	return ok;
 }
@@ -76,14 +78,17 @@ static void sig_text(struct strbuf *sb, const uint64_t *s, size_t words)
 		sb_printf(sb, "%016llx", (unsigned long long)s[i]);
 }
 
-/* Everything a policy can look at: namespace, labels, named ports, prefixes. */
+/* Everything a policy can look at: namespace, labels, service account (name and
+ * labels), named ports, prefixes. */
 static char *pod_key(const struct pe_engine *e, const struct pm_pod *p, const uint64_t *sig)
 {
 	struct strbuf sb;
 	char *labels = json_dumps(p->labels, JSON_SORT_KEYS | JSON_COMPACT);
 
 	sb_init(&sb);
-	sb_printf(&sb, "pod\x1f%s\x1f%s\x1f", p->ns, labels);
+	char *sa_labels = p->sa_labels ? json_dumps(p->sa_labels, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+	sb_printf(&sb, "pod\x1f%s\x1f%s\x1f%s\x1f%s\x1f", p->ns, labels, p->sa ? p->sa : "", sa_labels ? sa_labels : "");
+	free(sa_labels);
 	for (size_t i = 0; i < p->nports; i++)
 		if (p->ports[i].name)
 			sb_printf(&sb, "%s=%u/%u,", p->ports[i].name, p->ports[i].port, p->ports[i].proto);
@@ -400,6 +405,10 @@ static struct pm_side eval_flat(const struct pm_slot *slots, size_t nslots,
 			if (allow)
 				return (struct pm_side){ V_REDIRECT, WHY_RULE, allow->policy, allow->r->index, allow->r->list, tier };
 		}
+		if (slots[end - 1].tier_pass) {
+			out = (struct pm_side){ V_ALLOW, WHY_TIER_PASS, -1, -1, NULL, tier };
+			continue;
+		}
 		return (struct pm_side){ V_DENY, WHY_END_OF_TIER, -1, -1, NULL, tier };
 next_tier:
 		s = end;
@@ -440,7 +449,7 @@ static void paint(const struct pm_slot *slots, size_t nslots,
 		  const struct flat *f, const int *list, size_t n, const struct pm_ep *dst,
 		  struct pe_ivs *out)
 {
-	static const uint8_t protos[] = { PROTO_TCP, PROTO_UDP, PROTO_SCTP };
+	static const uint8_t protos[] = { PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROTO_SCTP };
 
 	out->v = NULL;
 	out->n = 0;

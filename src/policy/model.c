@@ -86,6 +86,24 @@ static const char *view_get(const void *ctx, const char *key)
 	return str(ep->pod->labels, key);
 }
 
+static const char *sa_label_get(const void *ctx, const char *key)
+{
+	const struct pm_pod *pod = ctx;
+
+	if (!strcmp(key, "projectcalico.org/name"))
+		return pod->sa;
+	return str(pod->sa_labels, key);
+}
+
+static bool sa_matches(const struct pm_peer *peer, const struct pm_pod *pod)
+{
+	bool named = peer->nsa_names == 0;
+
+	for (size_t i = 0; !named && i < peer->nsa_names; i++)
+		named = !strcmp(peer->sa_names[i], pod->sa);
+	return named && (!peer->sa_sel || csel_matches(peer->sa_sel, sa_label_get, pod));
+}
+
 static const char *ns_label_get(const void *ctx, const char *key)
 {
 	const struct pm_ns *ns = ctx;
@@ -172,6 +190,8 @@ bool pm_peer_matches(const struct pm_policy *p, const struct pm_peer *peer, cons
 		v.flavour = 1;
 		return selector_matches(&peer->pod_sel, view_get, &v);
 	case PP_CIDR:
+		if (peer->outside_only && ep->pod)
+			return false;
 		if (ep->sig)
 			return sig_bit(ep, &peer->cidr) && !sig_any(ep, peer->except, peer->nexcept);
 		return ep->has_ip && in_cidr(&peer->cidr, peer->except, peer->nexcept, &ep->ip);
@@ -188,6 +208,11 @@ bool pm_peer_matches(const struct pm_policy *p, const struct pm_peer *peer, cons
 		if (peer->ns_csel && (!ep->pod || !ep->ns || !csel_matches(peer->ns_csel, ns_label_get, ep->ns)))
 			return false;
 		if (peer->not_csel && ep->pod && csel_matches(peer->not_csel, view_get, &v))
+			return false;
+		if (peer->has_sa && (!ep->pod || !sa_matches(peer, ep->pod)))
+			return false;
+		if (peer->has_family && !(ep->sig ? sig_bit(ep, &peer->family)
+						  : ep->has_ip && cidr_contains_ip(&peer->family, &ep->ip)))
 			return false;
 		if (ep->sig) {
 			if (peer->has_nets && !sig_any(ep, peer->nets, peer->nnets))
@@ -224,6 +249,8 @@ bool pm_selects_local(const struct pm_policy *p, const struct pm_ep *ep)
 		v.flavour = 2;
 		if (p->ns_sel && (!ep->ns || !csel_matches(p->ns_sel, ns_label_get, ep->ns)))
 			return false;
+		if (p->sa_sel && !csel_matches(p->sa_sel, sa_label_get, ep->pod))
+			return false;
 		return !p->sel || csel_matches(p->sel, view_get, &v);
 	}
 	return false;
@@ -244,6 +271,10 @@ static bool spec_matches(const struct pm_portspec *s, const struct pm_ep *dst, u
 {
 	if (s->proto != PROTO_ANY && s->proto != proto)
 		return false;
+	/* "Any protocol" with a port range means the port-carrying protocols; only the
+	 * whole range takes ICMP in too. */
+	if (s->proto == PROTO_ANY && proto == PROTO_ICMP && (s->name || s->lo != 0 || s->hi != 65535))
+		return false;
 	if (!s->name)
 		return port >= s->lo && port <= s->hi;
 	/* A named port matches when the destination pod declares that name for this
@@ -262,6 +293,8 @@ bool pm_rule_port_matches(const struct pm_rule *r, const struct pm_ep *dst, uint
 {
 	bool ok = r->any_port;
 
+	if (r->not_proto && r->not_proto == proto)
+		return false;
 	for (size_t i = 0; !ok && i < r->nports; i++)
 		ok = spec_matches(&r->ports[i], dst, proto, port);
 	for (size_t i = 0; ok && i < r->nnot_ports; i++)
@@ -525,6 +558,7 @@ static int decode_cilium_rule(struct pm_policy *p, int d, const json_t *rule, si
 		}
 		json_array_foreach(get(rule, fields[1]), i, v) {
 			struct pm_peer *pp = new_peer(r, PP_CIDR);
+			pp->outside_only = true;
 			if (cidr_parse(json_string_value(v), &pp->cidr, true) < 0) {
 				*err = xasprintf("invalid CIDR \"%s\"", json_string_value(v));
 				return -EINVAL;
@@ -532,6 +566,7 @@ static int decode_cilium_rule(struct pm_policy *p, int d, const json_t *rule, si
 		}
 		json_array_foreach(get(rule, fields[2]), i, v) {
 			struct pm_peer *pp = new_peer(r, PP_CIDR);
+			pp->outside_only = true;
 			if (cidr_parse(str(v, "cidr"), &pp->cidr, true) < 0) {
 				*err = xasprintf("invalid CIDR \"%s\"", str(v, "cidr") ? str(v, "cidr") : "");
 				return -EINVAL;
@@ -618,6 +653,34 @@ static int decode_calico_entity(struct pm_peer *pp, const json_t *e, char **err)
 	json_array_foreach(get(e, "notNets"), i, v)
 		if (add_cidr(&pp->not_nets, &pp->nnot_nets, json_string_value(v), err) < 0)
 			return -EINVAL;
+	const json_t *sa = get(e, "serviceAccounts");
+	if (sa) {
+		pp->has_sa = true;
+		json_array_foreach(get(sa, "names"), i, v) {
+			pp->sa_names = xrealloc(pp->sa_names, (pp->nsa_names + 1) * sizeof(char *));
+			pp->sa_names[pp->nsa_names++] = xstrdup(json_string_value(v) ?: "");
+		}
+		if ((s = str(sa, "selector")) && csel_parse(s, &pp->sa_sel, err) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Calico's icmp / notICMP {type, code}: one type (every code when code is absent). */
+static int calico_icmp(struct pm_portspec **v, size_t *n, const json_t *icmp, char **err)
+{
+	const json_t *t = get(icmp, "type"), *c = get(icmp, "code");
+
+	if (!json_is_integer(t) || json_integer_value(t) < 0 || json_integer_value(t) > 255 ||
+	    (c && (!json_is_integer(c) || json_integer_value(c) < 0 || json_integer_value(c) > 255))) {
+		*err = xstrdup("icmp: type (0-255) is required, code (0-255) is optional");
+		return -EINVAL;
+	}
+	int type = (int)json_integer_value(t);
+	if (c)
+		add_port(v, n, PROTO_ICMP, PM_ICMP_PORT(type, json_integer_value(c)), PM_ICMP_PORT(type, json_integer_value(c)), NULL);
+	else
+		add_port(v, n, PROTO_ICMP, PM_ICMP_PORT(type, 0), PM_ICMP_PORT(type, 255), NULL);
 	return 0;
 }
 
@@ -657,12 +720,14 @@ static int decode_gnp(struct pm_policy *p, const json_t *spec, char **err)
 	const char *s;
 
 	p->kind = PM_GNP;
-	static const char *const unsupported[] = { "serviceAccountSelector", "doNotTrack", "preDNAT", "applyOnForward", NULL };
+	static const char *const unsupported[] = { "doNotTrack", "preDNAT", "applyOnForward", NULL };
 	if (refuse(spec, unsupported, "spec", err) < 0)
 		return -EINVAL;
 	if ((s = str(spec, "selector")) && csel_parse(s, &p->sel, err) < 0)
 		return -EINVAL;
 	if ((s = str(spec, "namespaceSelector")) && csel_parse(s, &p->ns_sel, err) < 0)
+		return -EINVAL;
+	if ((s = str(spec, "serviceAccountSelector")) && csel_parse(s, &p->sa_sel, err) < 0)
 		return -EINVAL;
 	json_array_foreach(get(spec, "types"), i, t) {
 		if (!strcmp(json_string_value(t), "Ingress"))
@@ -677,8 +742,8 @@ static int decode_gnp(struct pm_policy *p, const json_t *spec, char **err)
 	p->tier = xstrdup(str(spec, "tier") ? str(spec, "tier") : "default");
 	for (int d = 0; d < 2; d++) {
 		json_array_foreach(get(spec, lists[d]), i, rule) {
-			static const char *const rule_unsupported[] = { "notProtocol", "icmp", "notICMP", "http", "ipVersion", NULL };
-			static const char *const ent_unsupported[] = { "serviceAccounts", "services", NULL };
+			static const char *const rule_unsupported[] = { "http", NULL };
+			static const char *const ent_unsupported[] = { "services", NULL };
 			if (refuse(rule, rule_unsupported, lists[d], err) < 0 ||
 			    refuse(get(rule, "source"), ent_unsupported, "source", err) < 0 ||
 			    refuse(get(rule, "destination"), ent_unsupported, "destination", err) < 0)
@@ -695,6 +760,18 @@ static int decode_gnp(struct pm_policy *p, const json_t *spec, char **err)
 			}
 			if (json_is_integer(pv))
 				proto = (uint8_t)json_integer_value(pv);
+			json_t *npv = get(rule, "notProtocol");
+			if (json_is_string(npv) && pm_proto_parse(json_string_value(npv), &r->not_proto) < 0) {
+				*err = xasprintf("unsupported notProtocol \"%s\"", json_string_value(npv));
+				return -EINVAL;
+			}
+			if (json_is_integer(npv))
+				r->not_proto = (uint8_t)json_integer_value(npv);
+			json_int_t ipv = json_integer_value(get(rule, "ipVersion"));
+			if (get(rule, "ipVersion") && ipv != 4 && ipv != 6) {
+				*err = xasprintf("ipVersion %lld: give 4 or 6", (long long)ipv);
+				return -EINVAL;
+			}
 			/* The peer is the source of ingress and the destination of egress; the
 			 * other side constrains the local endpoint. Ports are destination ports. */
 			const json_t *peer = get(rule, d == DIR_INGRESS ? "source" : "destination");
@@ -704,11 +781,17 @@ static int decode_gnp(struct pm_policy *p, const json_t *spec, char **err)
 			memset(&pp, 0, sizeof(pp));
 			if (decode_calico_entity(&pp, peer, err) < 0)
 				return -EINVAL;
-			r->any_peer = !pp.csel && !pp.not_csel && !pp.ns_csel && !pp.has_nets && !pp.has_not_nets;
+			if (ipv) {
+				pp.has_family = true;
+				cidr_parse(ipv == 4 ? "0.0.0.0/0" : "::/0", &pp.family, false);
+			}
+			r->any_peer = !pp.csel && !pp.not_csel && !pp.ns_csel && !pp.has_nets && !pp.has_not_nets &&
+				      !pp.has_sa && !pp.has_family;
 			if (!r->any_peer)
 				*new_peer(r, PP_CALICO) = pp;
 			if (local && (get(local, "selector") || get(local, "notSelector") || get(local, "nets") ||
-				      get(local, "notNets") || get(local, "namespaceSelector"))) {
+				      get(local, "notNets") || get(local, "namespaceSelector") ||
+				      get(local, "serviceAccounts"))) {
 				r->local = xcalloc(1, sizeof(*r->local));
 				if (decode_calico_entity(r->local, local, err) < 0)
 					return -EINVAL;
@@ -720,6 +803,18 @@ static int decode_gnp(struct pm_policy *p, const json_t *spec, char **err)
 			r->any_port = !get(dst, "ports");
 			if (calico_ports(&r->ports, &r->nports, get(dst, "ports"), proto, err) < 0 ||
 			    calico_ports(&r->not_ports, &r->nnot_ports, get(dst, "notPorts"), proto, err) < 0)
+				return -EINVAL;
+			const json_t *icmp = get(rule, "icmp"), *not_icmp = get(rule, "notICMP");
+			if ((icmp || not_icmp) && proto != PROTO_ICMP) {
+				*err = xstrdup("icmp and notICMP need protocol: ICMP");
+				return -EINVAL;
+			}
+			if (icmp) {
+				r->any_port = false;
+				if (calico_icmp(&r->ports, &r->nports, icmp, err) < 0)
+					return -EINVAL;
+			}
+			if (not_icmp && calico_icmp(&r->not_ports, &r->nnot_ports, not_icmp, err) < 0)
 				return -EINVAL;
 			if (r->any_port && proto != PROTO_ANY)
 				r->any_port = false, add_port(&r->ports, &r->nports, proto, 0, 65535, NULL);
@@ -767,8 +862,27 @@ int pm_add(struct pm_cluster *c, const json_t *obj, char **err)
 		c->ns[c->nns++] = (struct pm_ns){ xstrdup(name), labels };
 		return 0;
 	}
+	if (!strcmp(kind, "ServiceAccount")) {
+		c->sas = xrealloc(c->sas, (c->nsas + 1) * sizeof(*c->sas));
+		json_t *labels = json_deep_copy(get(md, "labels"));
+		c->sas[c->nsas++] = (struct pm_sa){ xstrdup(ns), xstrdup(name), labels ? labels : json_object() };
+		return 0;
+	}
+	if (!strcmp(kind, "Tier") && str_has_prefix(str(obj, "apiVersion") ?: "", "projectcalico.org")) {
+		const char *da = str(spec, "defaultAction");
+		if (da && strcmp(da, "Deny") && strcmp(da, "Pass")) {
+			*err = xasprintf("Tier \"%s\": spec.defaultAction \"%s\": give Deny or Pass", name, da);
+			return -EINVAL;
+		}
+		c->tiers = xrealloc(c->tiers, (c->ntiers + 1) * sizeof(*c->tiers));
+		c->tiers[c->ntiers++] = (struct pm_tier){ xstrdup(name), json_number_value(get(spec, "order")),
+							   get(spec, "order") != NULL, da && !strcmp(da, "Pass") };
+		return 0;
+	}
 	if (!strcmp(kind, "Pod")) {
 		struct pm_pod pod = { .ns = xstrdup(ns), .name = xstrdup(name), .nsi = -1 };
+		const char *sa = str(spec, "serviceAccountName") ?: str(spec, "serviceAccount");
+		pod.sa = xstrdup(sa && *sa ? sa : "default");
 		pod.labels = json_deep_copy(get(md, "labels"));
 		if (!pod.labels)
 			pod.labels = json_object();
@@ -846,10 +960,32 @@ void pm_finish(struct pm_cluster *c)
 			json_decref(o);
 		}
 	}
-	for (size_t i = 0; i < c->npods; i++)
+	for (size_t i = 0; i < c->npods; i++) {
 		for (size_t j = 0; j < c->nns; j++)
 			if (!strcmp(c->ns[j].name, c->pods[i].ns))
 				c->pods[i].nsi = (int)j;
+		json_decref(c->pods[i].sa_labels);
+		c->pods[i].sa_labels = NULL;
+		for (size_t j = 0; j < c->nsas && !c->pods[i].sa_labels; j++)
+			if (!strcmp(c->sas[j].ns, c->pods[i].ns) && !strcmp(c->sas[j].name, c->pods[i].sa))
+				c->pods[i].sa_labels = json_incref(c->sas[j].labels);
+		if (!c->pods[i].sa_labels)
+			c->pods[i].sa_labels = json_object();
+	}
+}
+
+void pm_tier_info(const struct pm_cluster *c, const char *name, double *order, bool *has_order, bool *pass)
+{
+	for (size_t i = 0; i < c->ntiers; i++)
+		if (!strcmp(c->tiers[i].name, name)) {
+			*order = c->tiers[i].order;
+			*has_order = c->tiers[i].has_order;
+			*pass = c->tiers[i].pass;
+			return;
+		}
+	*has_order = !strcmp(name, "default");
+	*order = *has_order ? 1e6 : 0;
+	*pass = false;
 }
 
 static void free_peer(struct pm_peer *p)
@@ -862,6 +998,10 @@ static void free_peer(struct pm_peer *p)
 	csel_free(p->ns_csel);
 	free(p->nets);
 	free(p->not_nets);
+	for (size_t i = 0; i < p->nsa_names; i++)
+		free(p->sa_names[i]);
+	free(p->sa_names);
+	csel_free(p->sa_sel);
 }
 
 static void free_ports(struct pm_portspec *v, size_t n)
@@ -881,6 +1021,8 @@ void pm_free(struct pm_cluster *c)
 		free(c->pods[i].ns);
 		free(c->pods[i].name);
 		json_decref(c->pods[i].labels);
+		free(c->pods[i].sa);
+		json_decref(c->pods[i].sa_labels);
 		for (size_t j = 0; j < c->pods[i].nports; j++)
 			free(c->pods[i].ports[j].name);
 		free(c->pods[i].ports);
@@ -917,10 +1059,20 @@ void pm_free(struct pm_cluster *c)
 		selector_free(&p->pod_sel);
 		csel_free(p->sel);
 		csel_free(p->ns_sel);
+		csel_free(p->sa_sel);
 		free(p->ns);
 		free(p->name);
 		free(p->tier);
 	}
+	for (size_t i = 0; i < c->ntiers; i++)
+		free(c->tiers[i].name);
+	free(c->tiers);
+	for (size_t i = 0; i < c->nsas; i++) {
+		free(c->sas[i].ns);
+		free(c->sas[i].name);
+		json_decref(c->sas[i].labels);
+	}
+	free(c->sas);
 	free(c->ns);
 	free(c->pods);
 	free(c->pols);

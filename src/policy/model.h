@@ -32,6 +32,8 @@ struct pm_pod {
 	char *ns, *name;
 	int nsi;
 	json_t *labels;
+	char *sa;           /* spec.serviceAccountName ("default" when absent) */
+	json_t *sa_labels;  /* that ServiceAccount's labels (empty when unknown), set by pm_finish */
 	struct ipaddr ip;
 	bool has_ip;
 	struct pm_port *ports;
@@ -73,7 +75,9 @@ struct pm_peer {
 	/* PP_CILIUM: endpoint selector over Cilium's labels; ns_scope when it does not
 	 * name a namespace itself (the policy's namespace), NULL for all. */
 	const char *ns_scope;
-	/* PP_CIDR */
+	/* PP_CIDR; outside_only for Cilium's CIDR rules, which never select a cluster
+	 * endpoint (a pod) whatever its address; a Kubernetes ipBlock does. */
+	bool outside_only;
 	struct cidr cidr;
 	struct cidr *except;
 	size_t nexcept;
@@ -84,6 +88,15 @@ struct pm_peer {
 	struct cidr *nets, *not_nets;
 	size_t nnets, nnot_nets;
 	bool has_nets, has_not_nets;
+	/* serviceAccounts: pods running as one of the names (any when none) whose
+	 * ServiceAccount's labels match sa_sel (any when NULL). */
+	bool has_sa;
+	char **sa_names;
+	size_t nsa_names;
+	struct csel *sa_sel;
+	/* the rule's ipVersion, as the address family's whole range (0.0.0.0/0 or ::/0) */
+	bool has_family;
+	struct cidr family;
 };
 
 struct pm_http {
@@ -96,6 +109,7 @@ struct pm_http {
 
 struct pm_rule {
 	enum pm_action action;
+	uint8_t not_proto;   /* Calico notProtocol: never matches this protocol (0 = none) */
 	bool deny;           /* a CiliumNetworkPolicy ingressDeny/egressDeny rule */
 	bool any_peer;
 	struct pm_peer *peers;
@@ -117,7 +131,7 @@ struct pm_policy {
 	char *ns, *name;
 	struct selector pod_sel;  /* K8s podSelector, Cilium endpointSelector */
 	bool cilium_all_ns;       /* CCNP */
-	struct csel *sel, *ns_sel; /* Calico */
+	struct csel *sel, *ns_sel, *sa_sel; /* Calico (sa_sel: serviceAccountSelector) */
 	bool applies[2];
 	struct pm_rule *rules[2];
 	size_t nrules[2];
@@ -126,7 +140,26 @@ struct pm_policy {
 	char *tier;
 };
 
+/* A Calico Tier object. Tiers run by order (lower first; without an order last), then
+ * name; the default tier has order 1,000,000 unless a Tier object says otherwise.
+ * A tier whose policies apply but do not decide ends with its defaultAction. */
+struct pm_tier {
+	char *name;
+	double order;
+	bool has_order;
+	bool pass; /* defaultAction: Pass (else Deny) */
+};
+
+struct pm_sa {
+	char *ns, *name;
+	json_t *labels;
+};
+
 struct pm_cluster {
+	struct pm_tier *tiers;
+	size_t ntiers;
+	struct pm_sa *sas;
+	size_t nsas;
 	struct pm_ns *ns;
 	size_t nns;
 	struct pm_pod *pods;
@@ -135,7 +168,8 @@ struct pm_cluster {
 	size_t npols;
 };
 
-/* Adds a validated object (Namespace, Pod, or a policy kind; others are ignored).
+/* Adds a validated object (Namespace, Pod, ServiceAccount, Tier or a policy kind;
+ * others are ignored).
  * Returns 0 or -EINVAL with *err. */
 int pm_add(struct pm_cluster *c, const json_t *obj, char **err);
 void pm_free(struct pm_cluster *c);
@@ -161,5 +195,10 @@ int pm_proto_parse(const char *s, uint8_t *out);
 bool pm_http_matches(const struct pm_http *h, const char *method, const char *path,
 		     const char **headers, size_t nheaders);
 const char *pm_kind_name(enum pm_kind k);
+/* A tier's rank key: its order (1,000,000 for an undeclared "default", none for other
+ * undeclared tiers) and whether its defaultAction is Pass. */
+void pm_tier_info(const struct pm_cluster *c, const char *name, double *order, bool *has_order, bool *pass);
+/* ICMP probes carry type and code where TCP/UDP carry a port: type * 256 + code. */
+#define PM_ICMP_PORT(type, code) ((uint16_t)((type) * 256 + (code)))
 
 #endif

@@ -88,10 +88,14 @@ struct probe {
 static int parse_probe(const char *s, struct probe *p)
 {
 	char proto[8];
-	unsigned port;
-	if (sscanf(s, "%u/%7s", &port, proto) != 2 || pm_proto_parse(proto, &p->proto) < 0)
+	unsigned port, code = 0;
+	/* PORT/PROTO, or TYPE[.CODE]/ICMP */
+	if (sscanf(s, "%u.%u/%7s", &port, &code, proto) != 3 &&
+	    sscanf(s, "%u/%7s", &port, proto) != 2)
 		return -1;
-	p->port = (uint16_t)port;
+	if (pm_proto_parse(proto, &p->proto) < 0)
+		return -1;
+	p->port = p->proto == PROTO_ICMP ? PM_ICMP_PORT(port, code) : (uint16_t)port;
 	return 0;
 }
 
@@ -359,12 +363,12 @@ static void seed_cilium_l7_policy(void)
 	struct pm_ep src, dst;
 	pm_ep_pod(&c, f, &src);
 	pm_ep_pod(&c, a, &dst);
-	CHECK(pm_naive_http(&c, &dst, &src, DIR_INGRESS, PROTO_TCP, 8080, "GET", "/api/v1/users", &pol, &rule));
-	CHECK(pm_naive_http(&c, &dst, &src, DIR_INGRESS, PROTO_TCP, 8080, "POST", "/api/v1/orders", &pol, &rule));
-	CHECK(!pm_naive_http(&c, &dst, &src, DIR_INGRESS, PROTO_TCP, 8080, "POST", "/api/v1/users", &pol, &rule));
-	CHECK(!pm_naive_http(&c, &dst, &src, DIR_INGRESS, PROTO_TCP, 8080, "DELETE", "/api/v1/orders", &pol, &rule));
-	CHECK(!pm_naive_http(&c, &dst, &src, DIR_INGRESS, PROTO_TCP, 8080, "GET", "/admin/api/v1/x", &pol, &rule));
-	CHECK(!pm_naive_http(&c, &dst, &src, DIR_INGRESS, PROTO_TCP, 8080, "POST", "/api/v1/orders/1", &pol, &rule));
+	CHECK(pm_naive_http(&c, &dst, &src, DIR_INGRESS, PROTO_TCP, 8080, &(struct pm_request){ "GET", "/api/v1/users", NULL, 0 }, &pol, &rule));
+	CHECK(pm_naive_http(&c, &dst, &src, DIR_INGRESS, PROTO_TCP, 8080, &(struct pm_request){ "POST", "/api/v1/orders", NULL, 0 }, &pol, &rule));
+	CHECK(!pm_naive_http(&c, &dst, &src, DIR_INGRESS, PROTO_TCP, 8080, &(struct pm_request){ "POST", "/api/v1/users", NULL, 0 }, &pol, &rule));
+	CHECK(!pm_naive_http(&c, &dst, &src, DIR_INGRESS, PROTO_TCP, 8080, &(struct pm_request){ "DELETE", "/api/v1/orders", NULL, 0 }, &pol, &rule));
+	CHECK(!pm_naive_http(&c, &dst, &src, DIR_INGRESS, PROTO_TCP, 8080, &(struct pm_request){ "GET", "/admin/api/v1/x", NULL, 0 }, &pol, &rule));
+	CHECK(!pm_naive_http(&c, &dst, &src, DIR_INGRESS, PROTO_TCP, 8080, &(struct pm_request){ "POST", "/api/v1/orders/1", NULL, 0 }, &pol, &rule));
 	pm_free(&c);
 }
 
@@ -401,6 +405,39 @@ static void calico_tiers_order_and_pass(void)
 	/* ... and a GNP at order 2000 only sees what the Kubernetes policy left. */
 	CHECK(flow(&c, "default/frontend", "default/api", "9001/TCP") == V_ALLOW);
 	CHECK(flow(&c, "default/client", "default/api", "9001/TCP") == V_DENY);
+	/* Tier b-first (order 10) allows 82 before a-second (order 20, earlier by name)
+	 * denies it; 83 passes b-first and a-second denies it. */
+	CHECK(flow(&c, "default/client", "default/web", "82/TCP") == V_ALLOW);
+	CHECK(flow(&c, "default/client", "default/web", "83/TCP") == V_DENY);
+	/* Tier audit's defaultAction Pass: unmatched traffic to frontend goes on (and no
+	 * later tier selects frontend: allowed); port 7000 is denied. */
+	CHECK(flow(&c, "default/client", "default/frontend", "80/TCP") == V_ALLOW);
+	CHECK(flow(&c, "default/client", "default/frontend", "7000/TCP") == V_DENY);
+	pm_free(&c);
+}
+
+static void calico_rule_fields(void)
+{
+	static const char *const files[] = { "tests/data/policy/seed-pods.yaml", "tests/data/policy/calico-rules.yaml", NULL };
+	struct pm_cluster c = { 0 };
+	load_files(&c, files);
+	/* icmp {type 8, code 0} allowed, other ICMP denied. */
+	CHECK(flow(&c, "default/client", "default/web", "8/ICMP") == V_ALLOW);
+	CHECK(flow(&c, "default/client", "default/web", "8.1/ICMP") == V_DENY);
+	CHECK(flow(&c, "default/client", "default/web", "0/ICMP") == V_DENY);
+	/* notProtocol UDP with ipVersion 4, from client. */
+	CHECK(flow(&c, "default/client", "default/web", "80/TCP") == V_ALLOW);
+	CHECK(flow(&c, "default/client", "default/web", "53/UDP") == V_DENY);
+	CHECK(flow(&c, "2001:db8::1", "default/web", "80/TCP") == V_DENY);
+	/* notICMP type 8. */
+	CHECK(flow(&c, "default/client", "default/api", "0/ICMP") == V_ALLOW);
+	CHECK(flow(&c, "default/client", "default/api", "8/ICMP") == V_DENY);
+	/* serviceAccounts by selector (bot runs as robot, role automation) and by name;
+	 * serviceAccountSelector picks bot for egress: TCP 80 only. */
+	CHECK(flow(&c, "default/bot", "default/web", "80/TCP") == V_ALLOW);
+	CHECK(flow(&c, "default/bot", "default/api", "80/TCP") == V_ALLOW);
+	CHECK(flow(&c, "default/client", "default/api", "80/TCP") == V_DENY);
+	CHECK(flow(&c, "default/bot", "default/api", "8080/TCP") == V_DENY);
 	pm_free(&c);
 }
 
@@ -416,6 +453,28 @@ static void cilium_deny_wins_and_entities(void)
 	CHECK(flow(&c, "default/web", "default/api", "53/UDP") == V_DENY);          /* world is not a pod */
 	CHECK(flow(&c, "default/web", "10.9.9.9", "443/TCP") == V_ALLOW);           /* toCIDRSet */
 	CHECK(flow(&c, "default/web", "10.9.1.1", "443/TCP") == V_DENY);            /* ... except */
+	pm_free(&c);
+}
+
+static void cidr_rules_and_cluster_pods(void)
+{
+	static const char *const files[] = { "tests/data/policy/seed-pods.yaml", "tests/data/policy/cidr-scope.yaml", NULL };
+	struct pm_cluster c = { 0 };
+	load_files(&c, files);
+	/* Cilium fromCIDR 10.0.0.0/8: addresses outside the cluster only. */
+	CHECK(flow(&c, "10.1.2.3", "production/backend", "8080/TCP") == V_ALLOW);
+	CHECK(flow(&c, "production/frontend", "production/backend", "8080/TCP") == V_DENY);
+	CHECK(flow(&c, "default/web", "production/backend", "8080/TCP") == V_DENY);
+	/* Cilium toCIDRSet 10.0.0.0/8 except 10.9.0.0/16: the same, with its except. */
+	CHECK(flow(&c, "default/api", "10.5.5.5", "443/TCP") == V_ALLOW);
+	CHECK(flow(&c, "default/api", "10.9.0.1", "443/TCP") == V_DENY);
+	CHECK(flow(&c, "default/api", "default/client", "80/TCP") == V_DENY);
+	/* A Kubernetes ipBlock selects pods by address (the upstream e2e suite relies on it). */
+	CHECK(flow(&c, "production/frontend", "production/database", "5432/TCP") == V_ALLOW);
+	CHECK(flow(&c, "10.1.2.3", "production/database", "5432/TCP") == V_DENY);
+	/* Calico nets: pods by address too. */
+	CHECK(flow(&c, "default/client", "default/web", "80/TCP") == V_ALLOW);
+	CHECK(flow(&c, "production/frontend", "default/web", "80/TCP") == V_DENY);
 	pm_free(&c);
 }
 
@@ -437,6 +496,7 @@ static void unsupported_fields_are_refused(void)
 int main(void)
 {
 	RUN(unsupported_fields_are_refused);
+	RUN(cidr_rules_and_cluster_pods);
 	RUN(upstream_scenarios);
 	RUN(seed_lab3_exact_semantics);
 	RUN(seed_lab3_described_behaviour);
@@ -444,6 +504,7 @@ int main(void)
 	RUN(seed_cilium_l7_policy);
 	RUN(seed_calico_global_policy);
 	RUN(calico_tiers_order_and_pass);
+	RUN(calico_rule_fields);
 	RUN(cilium_deny_wins_and_entities);
 	return testhelp_done();
 }

@@ -34,8 +34,8 @@ bool pm_in_group(const struct pm_policy *p, const struct pm_ep *ep, int dir)
 	return p->kind != PM_GNP && p->applies[dir] && pm_selects_local(p, ep);
 }
 
-/* Tiers: every named tier before "default", alphabetically (there are no Tier objects
- * to order them); policies without an order come last in their tier. */
+/* Tiers by rank (see tier_before); within a tier by order, policies without an order
+ * last, then by name (their index follows the name order the callers load). */
 static int slot_cmp(const void *a, const void *b)
 {
 	const struct pm_slot *x = a, *y = b;
@@ -47,6 +47,23 @@ static int slot_cmp(const void *a, const void *b)
 	if (x->has_order && x->order != y->order)
 		return x->order < y->order ? -1 : 1;
 	return x->policy < y->policy ? -1 : x->policy > y->policy;
+}
+
+/* Calico's tier order: by the Tier's order (lower first; no order last), then name. */
+static bool tier_before(const struct pm_cluster *c, const char *a, const char *b)
+{
+	double oa, ob;
+	bool ha, hb, pass;
+
+	if (!strcmp(a, b))
+		return false;
+	pm_tier_info(c, a, &oa, &ha, &pass);
+	pm_tier_info(c, b, &ob, &hb, &pass);
+	if (ha != hb)
+		return ha;
+	if (ha && oa != ob)
+		return oa < ob;
+	return strcmp(a, b) < 0;
 }
 
 struct pm_slot *pm_slots(const struct pm_cluster *c, const struct pm_ep *ep, int dir, size_t *n)
@@ -71,23 +88,26 @@ struct pm_slot *pm_slots_among(const struct pm_cluster *c, const struct pm_ep *e
 		if (!p->applies[dir] || !pm_selects_local(p, ep))
 			continue;
 		v = xrealloc(v, (*n + 1) * sizeof(*v));
-		v[(*n)++] = (struct pm_slot){ (int)i, p->tier, p->order, p->has_order, 0 };
+		v[(*n)++] = (struct pm_slot){ (int)i, p->tier, p->order, p->has_order, 0, false };
 	}
 	if (group) {
 		v = xrealloc(v, (*n + 1) * sizeof(*v));
-		v[(*n)++] = (struct pm_slot){ -1, "default", 1000, true, 0 };
+		v[(*n)++] = (struct pm_slot){ -1, "default", 1000, true, 0, false };
 	}
-	/* Rank tiers: named ones alphabetically, then default. */
+	/* Rank tiers: a slot's rank is the number of distinct tiers that run before its own. */
 	for (size_t i = 0; i < *n; i++) {
 		int rank = 0;
-		if (!strcmp(v[i].tier, "default")) {
-			v[i].tier_rank = 1 << 30;
-			continue;
-		}
-		for (size_t j = 0; j < *n; j++)
-			if (strcmp(v[j].tier, "default") && strcmp(v[j].tier, v[i].tier) < 0)
+		for (size_t j = 0; j < *n; j++) {
+			bool first = true; /* count each tier once */
+			for (size_t k = 0; k < j && first; k++)
+				first = strcmp(v[k].tier, v[j].tier) != 0;
+			if (first && tier_before(c, v[j].tier, v[i].tier))
 				rank++;
+		}
+		double order;
+		bool has_order;
 		v[i].tier_rank = rank;
+		pm_tier_info(c, v[i].tier, &order, &has_order, &v[i].tier_pass);
 	}
 	if (*n > 1)
 		qsort(v, *n, sizeof(*v), slot_cmp);
@@ -170,6 +190,11 @@ struct pm_side pm_naive_side(const struct pm_cluster *c, const struct pm_ep *loc
 				goto done;
 			}
 		}
+		if (slots[i].tier_pass) {
+			i = end;
+			out = side(V_ALLOW, WHY_TIER_PASS, -1, NULL, tier);
+			continue;
+		}
 		out = side(V_DENY, WHY_END_OF_TIER, -1, NULL, tier);
 		goto done;
 next_tier:
@@ -182,8 +207,7 @@ done:
 }
 
 bool pm_naive_http(const struct pm_cluster *c, const struct pm_ep *local, const struct pm_ep *peer,
-		   int dir, uint8_t proto, uint16_t port, const char *method, const char *path,
-		   int *policy, int *rule)
+		   int dir, uint8_t proto, uint16_t port, const struct pm_request *req, int *policy, int *rule)
 {
 	for (size_t pi = 0; pi < c->npols; pi++) {
 		const struct pm_policy *p = &c->pols[pi];
@@ -194,7 +218,7 @@ bool pm_naive_http(const struct pm_cluster *c, const struct pm_ep *local, const 
 			if (r->deny || !rule_hits(p, r, local, peer, dir, proto, port))
 				continue;
 			for (size_t h = 0; h < r->nhttp; h++)
-				if (pm_http_matches(&r->http[h], method, path, NULL, 0)) {
+				if (pm_http_matches(&r->http[h], req->method, req->path, req->headers, req->nheaders)) {
 					*policy = (int)pi;
 					*rule = r->index;
 					return true;
@@ -212,7 +236,11 @@ char *pm_side_text(const struct pm_cluster *c, const struct pm_side *s, int dir)
 	case WHY_NOT_ISOLATED:
 		return xasprintf("allowed: no policy selects the pod for %s", d);
 	case WHY_PASSED:
-		return xasprintf("allowed: a Pass rule skipped the remaining tiers and no later tier applies");
+		return xasprintf("allowed: a Pass rule in tier %s skipped the rest of it and no later tier applies",
+				 s->tier ? s->tier : "default");
+	case WHY_TIER_PASS:
+		return xasprintf("allowed: policies of tier %s select the pod for %s, none matched, the tier's "
+				 "defaultAction is Pass and no later tier applies", s->tier ? s->tier : "default", d);
 	case WHY_END_OF_TIER:
 		return xasprintf("denied: policies select the pod for %s in tier %s but no rule matches", d,
 				 s->tier ? s->tier : "default");

@@ -12,6 +12,7 @@ enum pm_why {
 	WHY_RULE,           /* a rule decided (policy, list, index) */
 	WHY_END_OF_TIER,    /* policies applied, none matched: default deny */
 	WHY_PASSED,         /* a Pass rule skipped the remaining tiers: allowed */
+	WHY_TIER_PASS,      /* policies applied, none matched, the tier's defaultAction is Pass */
 };
 
 struct pm_side {
@@ -31,6 +32,7 @@ struct pm_slot {
 	double order;
 	bool has_order;
 	int tier_rank;
+	bool tier_pass;  /* the tier's defaultAction is Pass */
 };
 
 /* The slots that apply to ep in dir, in evaluation order. Caller frees. */
@@ -46,11 +48,17 @@ bool pm_in_group(const struct pm_policy *p, const struct pm_ep *ep, int dir);
  * endpoint (named ports resolve on it). */
 struct pm_side pm_naive_side(const struct pm_cluster *c, const struct pm_ep *local,
 			     const struct pm_ep *peer, int dir, uint8_t proto, uint16_t port);
+/* An HTTP request as the L7 rules see it; headers are "Name: value". */
+struct pm_request {
+	const char *method, *path;
+	const char **headers;
+	size_t nheaders;
+};
+
 /* An L7 request on a redirected flow: allowed when an HTTP rule of a matching policy
  * admits it. */
-bool pm_naive_http(const struct pm_cluster *c, const struct pm_ep *local,
-		   const struct pm_ep *peer, int dir, uint8_t proto, uint16_t port,
-		   const char *method, const char *path, int *policy, int *rule);
+bool pm_naive_http(const struct pm_cluster *c, const struct pm_ep *local, const struct pm_ep *peer,
+		   int dir, uint8_t proto, uint16_t port, const struct pm_request *req, int *policy, int *rule);
 void pm_ep_pod(const struct pm_cluster *c, int pod, struct pm_ep *ep);
 void pm_ep_ip(const struct ipaddr *ip, struct pm_ep *ep);
 const char *pm_v_name(enum pm_v v);

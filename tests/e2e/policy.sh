@@ -45,6 +45,16 @@ out=$("$TULLE" policy trace --from production/backend --to 8.8.8.8/32 --port 443
       -f "$DATA/seed-pods.yaml" -f "$MANIFESTS/15-globalnetworkpolicy-deny-egress-to-external.yaml")
 check "a CIDR destination is traced (GlobalNetworkPolicy denies external egress)" \
   bash -c "grep -q 'denied by GlobalNetworkPolicy deny-egress-to-external egress\[1\]' <<<'$out'"
+HDR=(--from production/frontend --to production/backend --port 8080/TCP --http GET /premium/a
+     -f "$DATA/seed-pods.yaml" -f "$DATA/cilium-headers.yaml")
+check "trace --http-header: a header an HTTP rule requires admits the request" \
+  bash -c "'$TULLE' policy trace ${HDR[*]@Q} --http-header X-User:premium | grep -qx 'verdict: ALLOWED (L7)'"
+check "... without it, or with another value, the proxy would answer 403" \
+  bash -c "'$TULLE' policy trace ${HDR[*]@Q} | grep -qx 'verdict: DENIED' && '$TULLE' policy trace ${HDR[*]@Q} --http-header 'X-User: basic' | grep -qx 'verdict: DENIED'"
+check "Calico tiers, ICMP, notProtocol, serviceAccounts from the CLI: a Tier with defaultAction Pass" \
+  bash -c "'$TULLE' policy trace --from default/client --to default/frontend --port 80/TCP -f '$DATA/seed-pods.yaml' -f '$DATA/calico-tiers.yaml' | grep -q \"tier audit .* defaultAction is Pass\""
+check "... and an ICMP probe (TYPE.CODE/ICMP) against an icmp rule" \
+  bash -c "'$TULLE' policy trace --from default/client --to default/web --port 8.0/ICMP -f '$DATA/seed-pods.yaml' -f '$DATA/calico-rules.yaml' | grep -q '^default/client -> default/web ICMP/8.0' && '$TULLE' policy trace --from default/client --to default/web --port 8.1/ICMP -f '$DATA/seed-pods.yaml' -f '$DATA/calico-rules.yaml' | grep -qx 'verdict: DENIED'"
 out=$("$TULLE" policy trace --from nope/x --to secure-app/backend --port 80/TCP "${LAB3[@]}" 2>&1)
 check "an unknown pod is a clear error" grep -q "pod nope/x not found" <<<"$out"
 
@@ -57,4 +67,8 @@ export TULLE_SERVER="unix://$S/api.sock"
 out=$("$TULLE" policy matrix --port 80/TCP -o json)
 check "without -f the matrix reads the live cluster" \
   test "$(probe secure-app/frontend secure-app/backend 80 TCP <<<"$out")" = False
+"$TULLE" apply -f "$DATA/seed-pods.yaml" -f "$DATA/calico-rules.yaml" -f "$DATA/calico-tiers.yaml" >/dev/null
+check "live: Tier objects and ServiceAccounts are read from the server (defaultAction Pass, a pod's service account)" \
+  bash -c "'$TULLE' policy trace --from default/client --to default/frontend --port 80/TCP | grep -q 'defaultAction is Pass' &&
+           '$TULLE' policy trace --from default/bot --to default/web --port 80/TCP | grep -qx 'verdict: ALLOWED'"
 check "the server shuts down cleanly (no sanitizer report)" stop_server "$S"
