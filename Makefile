@@ -13,7 +13,7 @@ LIBS    := -lyaml -ljansson -lsqlite3 -lbpf -lelf -lz -lssl -lcrypto -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Every module but the entry points is one library, built once per flavour.
-LIB_DIRS := src/lib src/api src/store src/server src/policy src/datapath src/dns src/agent src/cli
+LIB_DIRS := src/lib src/api src/store src/client src/server src/policy src/datapath src/dns src/agent src/cli
 LIB_SRCS := $(filter-out %_test.c src/cli/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
 TEST_SRCS := $(wildcard $(addsuffix /*_test.c,$(LIB_DIRS)))
 SCHEMAS := $(sort $(wildcard src/api/schema/*.schema))

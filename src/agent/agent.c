@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../cli/client.h"
+#include "../client/client.h"
 #include "../lib/cidr.h"
 #include "../lib/util.h"
 

@@ -7,7 +7,7 @@
 
 #include "../api/schema.h"
 #include "../lib/doc.h"
-#include "client.h"
+#include "../client/client.h"
 
 /* Options every API subcommand takes (kubectl's names). */
 struct common_opts {

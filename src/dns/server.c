@@ -1,5 +1,5 @@
 /* `tulle dns`: the cluster DNS server (what CoreDNS is in a Kubernetes cluster). It
- * runs as the kube-dns Service's pods, reads Services and EndpointSlices from the API,
+ * runs as the kube-dns Service's pods, watches Services and EndpointSlices in the API,
  * answers the cluster domain itself and forwards other names to an upstream server. */
 #define _GNU_SOURCE 1
 #include "dns.h"
@@ -17,7 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../cli/client.h"
+#include "../client/client.h"
+#include "../client/informer.h"
 #include "../lib/loop.h"
 #include "../lib/util.h"
 #include "msg.h"
@@ -46,7 +47,7 @@ static struct {
 	struct client cl;
 	struct loop *loop;
 	struct dns_zone *zone;
-	char *rv;
+	struct informer *svcs, *slices; /* watched, not polled */
 	const char *domain;
 	uint32_t ttl;
 	int udp, tcp, up;            /* sockets: queries, TCP listener, upstream */
@@ -57,29 +58,17 @@ static struct {
 	unsigned long queries, forwarded, formerr;
 } d;
 
-static void refresh(struct loop *l, void *ctx)
+/* Rebuilds the zone from the informers' caches whenever either changed. */
+static void rebuild(struct informer *inf, void *ctx)
 {
-	int c1 = 0, c2 = 0;
-	char *err = NULL;
-	json_t *svcs = client_json(&d.cl, "GET", "/api/v1/services", NULL, NULL, &c1, &err);
-	free(err);
-	err = NULL;
-	json_t *slices = client_json(&d.cl, "GET", "/apis/discovery.k8s.io/v1/endpointslices", NULL, NULL, &c2, &err);
-	free(err);
-	if (svcs && slices && c1 == 200 && c2 == 200) {
-		char *rv = xasprintf("%s/%s",
-				     json_string_value(json_object_get(json_object_get(svcs, "metadata"), "resourceVersion")) ?: "",
-				     json_string_value(json_object_get(json_object_get(slices, "metadata"), "resourceVersion")) ?: "");
-		if (!d.rv || strcmp(rv, d.rv)) {
-			struct dns_zone *z = dns_zone_build(svcs, slices, d.domain, d.ttl);
-			dns_zone_free(d.zone);
-			d.zone = z;
-			free(d.rv);
-			d.rv = rv;
-		} else {
-			free(rv);
-		}
-	}
+	(void)inf;
+	(void)ctx;
+	if (!informer_synced(d.svcs) || !informer_synced(d.slices))
+		return;
+	json_t *svcs = informer_list(d.svcs), *slices = informer_list(d.slices);
+	struct dns_zone *z = dns_zone_build(svcs, slices, d.domain, d.ttl);
+	dns_zone_free(d.zone);
+	d.zone = z;
 	json_decref(svcs);
 	json_decref(slices);
 }
@@ -357,12 +346,14 @@ int dns_main(int argc, char **argv)
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
 	signal(SIGPIPE, SIG_IGN);
-	refresh(d.loop, NULL);
+	d.svcs = informer_new(&d.cl, "/api/v1/services", NULL);
+	d.slices = informer_new(&d.cl, "/apis/discovery.k8s.io/v1/endpointslices", NULL);
+	informer_start(d.svcs, d.loop, rebuild, NULL);
+	informer_start(d.slices, d.loop, rebuild, NULL);
 	loop_add(d.loop, d.udp, 1, on_udp, NULL);
 	loop_add(d.loop, d.tcp, 1, on_accept, NULL);
 	if (d.up >= 0)
 		loop_add(d.loop, d.up, 1, on_upstream, NULL);
-	loop_every(d.loop, 500, refresh, NULL);
 	loop_every(d.loop, 1000, housekeeping, NULL);
 	printf("dns: serving %s on %s (udp+tcp)%s%s\n", d.domain, listen_at, upstream ? ", forwarding to " : "",
 	       upstream ? upstream : "");
@@ -372,7 +363,8 @@ int dns_main(int argc, char **argv)
 		if (d.conns[i])
 			close_conn(i);
 	dns_zone_free(d.zone);
-	free(d.rv);
+	informer_free(d.svcs);
+	informer_free(d.slices);
 	loop_free(d.loop);
 	client_free(&d.cl);
 	return rc < 0 ? 1 : 0;

@@ -90,12 +90,20 @@ void loop_every(struct loop *l, unsigned interval_ms, loop_timer_fn fn, void *ct
 						  now_ns() + (uint64_t)interval_ms * 1000000ull, fn, ctx };
 }
 
+void loop_cancel(struct loop *l, loop_timer_fn fn, void *ctx)
+{
+	/* Marked, not removed: a timer callback may be the one cancelling. */
+	for (size_t i = 0; i < l->ntimers; i++)
+		if (l->timers[i].fn == fn && l->timers[i].ctx == ctx)
+			l->timers[i].fn = NULL;
+}
+
 static int next_timeout(struct loop *l)
 {
 	uint64_t now = now_ns(), soonest = UINT64_MAX;
 
 	for (size_t i = 0; i < l->ntimers; i++)
-		if (l->timers[i].next_ns < soonest)
+		if (l->timers[i].fn && l->timers[i].next_ns < soonest)
 			soonest = l->timers[i].next_ns;
 	if (soonest == UINT64_MAX)
 		return -1;
@@ -108,7 +116,7 @@ static void run_timers(struct loop *l)
 
 	for (size_t i = 0; i < l->ntimers; i++) {
 		struct timer *t = &l->timers[i];
-		if (t->next_ns > now)
+		if (!t->fn || t->next_ns > now)
 			continue;
 		t->next_ns = now + (uint64_t)t->interval_ms * 1000000ull;
 		t->fn(l, t->ctx);

@@ -16,6 +16,8 @@ int loop_mod(struct loop *l, int fd, uint32_t events);
 void loop_del(struct loop *l, int fd);
 /* Calls fn every interval_ms until the loop stops. */
 void loop_every(struct loop *l, unsigned interval_ms, loop_timer_fn fn, void *ctx);
+/* Stops the timers loop_every started with this fn and ctx (safe inside a callback). */
+void loop_cancel(struct loop *l, loop_timer_fn fn, void *ctx);
 /* Runs until loop_stop; returns 0 or -errno. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);

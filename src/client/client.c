@@ -340,6 +340,24 @@ out:
 	return rc;
 }
 
+int client_open_stream(struct client *c, const char *path, char **err)
+{
+	int saved = c->fd;
+
+	/* A connection of its own: the caller's request connection stays as it was. */
+	c->fd = -1;
+	*err = NULL;
+	if (connect_server(c, err) < 0 || send_request(c, "GET", path, NULL, NULL, 0, err) < 0) {
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = saved;
+		return -1;
+	}
+	int fd = c->fd;
+	c->fd = saved;
+	return fd;
+}
+
 char *client_status_text(const json_t *status, int code)
 {
 	const char *reason = json_string_value(json_object_get(status, "reason"));

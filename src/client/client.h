@@ -1,5 +1,6 @@
-/* The CLI's API client: finds the server, sends requests, reads responses and watch
- * streams. */
+/* The API client every part of tulle uses (CLI, agent, DNS, next the proxy): finds the
+ * server, sends requests, reads responses and watch streams. informer.h builds a
+ * list+watch cache on it. */
 #ifndef TULLE_CLIENT_H
 #define TULLE_CLIENT_H
 
@@ -27,6 +28,9 @@ json_t *client_json(struct client *c, const char *method, const char *path, json
  * stream ends or fn returns non-zero. */
 int client_stream(struct client *c, const char *path, int (*fn)(void *ctx, const char *line),
 		  void *ctx, char **err);
+/* Sends GET path on a connection of its own and hands that connection over: returns
+ * its fd (the response is for the caller to read) or -1 with *err. */
+int client_open_stream(struct client *c, const char *path, char **err);
 /* "Error from server (NotFound): ..." as kubectl prints a Status. Caller frees. */
 char *client_status_text(const json_t *status, int code);
 
