@@ -1,30 +1,93 @@
-/* What the agent's files share (not for other modules). */
+/* What the agent's files share (not for other modules): the agent's state, passed to
+ * every function explicitly, and each file's entry points.
+ *
+ *   agent.c      options, the event loop, informers and timers
+ *   node.c       the Node object (registration, heartbeat, VTEP) and routes to other nodes
+ *   pods.c       the pods scheduled here: network namespace, CNI, records, start and stop
+ *   supervise.c  the pods' processes: what they run, restarts, status reports
+ *   services.c   the service datapath: eBPF programs and maps, LoadBalancer announcements */
 #ifndef TULLE_AGENT_INT_H
 #define TULLE_AGENT_INT_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "../client/client.h"
+#include "../client/informer.h"
+#include "../lib/loop.h"
+
+struct datapath;
+
+struct pod {
+	char *ns, *name, *uid;
+	char netns[64];
+	char ip[64];
+	pid_t pid;
+	int restarts;
+	bool seen;
+	bool done;     /* exited and not to be restarted (restartPolicy Never / OnFailure) */
+	int exit_code; /* when done; -1: unknown (the process was not our child) */
+	json_t *spec;
+};
+
+/* The service datapath's state (services.c). */
+struct agent_svc {
+	struct datapath *dp;
+	unsigned long built[3]; /* informer generations the maps were built from */
+	bool built_ok;
+	json_t *announced;      /* LoadBalancer IPs on our uplink: ip -> true */
+};
+
+struct agent {
+	/* configuration */
+	const char *node, *cluster, *pod_cidr, *node_ip, *state, *cni, *server, *cluster_dns, *domain;
+	const char *service_cidr;
+	uint32_t ct_max, svc_max;
+	bool vxlan; /* overlay (default) or native routing over the fabric */
+	char self[4096];
+	/* runtime */
+	struct client cl;
+	struct loop *loop;
+	struct informer *nodes, *pods_inf, *services, *slices;
+	json_t *routes; /* pod CIDR -> how it is reached, as installed */
+	char vtep[64], vtep_mac[32];
+	struct pod *pods;
+	size_t npods;
+	struct agent_svc svc;
+};
+
+/* agent.c */
 /* Runs argv, collecting stdout+stderr into *out when given; returns the exit code. */
 int agent_run(const char *const *argv, char **out);
 /* One API call; logs and returns NULL when the server cannot be reached. */
-json_t *agent_api(const char *method, const char *path, json_t *body, const char *ctype, int *code);
+json_t *agent_api(struct agent *a, const char *method, const char *path, json_t *body, const char *ctype,
+		  int *code);
 
-/* The node's service datapath (services.c). */
-struct agent_dp_conf {
-	const char *cluster, *node, *node_ip, *service_cidr, *state;
-	bool vxlan;
-	uint32_t ct_max, svc_max;
-};
+/* node.c */
+int node_setup_vxlan(struct agent *a);
+void node_register(struct agent *a);
+void node_publish_vtep(struct agent *a);
+void node_sync_routes(struct agent *a);
 
-int agent_dp_init(const struct agent_dp_conf *c);
-/* Attaches the pod programs to the host side of a pod's veth. */
-void agent_dp_pod(const char *uid);
-/* Brings the service maps to what the API says (nodes: the node list just read). */
-void agent_dp_sync(const json_t *nodes);
+/* pods.c */
+void pods_reconcile(struct agent *a);
+void pods_save(struct agent *a, const struct pod *p);
+void pods_make_dir(struct agent *a);
+
+/* supervise.c */
+pid_t supervise_start(struct agent *a, struct pod *p);
+void supervise_report(struct agent *a, struct pod *p, bool running);
+void supervise_reap(struct agent *a);
+
+/* services.c */
+int svc_init(struct agent *a);
+void svc_pod(struct agent *a, const char *uid);
+/* Brings the service maps to what the informers hold (a no-op when nothing moved). */
+void svc_sync(struct agent *a);
 /* Conntrack GC and the metrics file (every few seconds). */
-void agent_dp_housekeeping(void);
-void agent_dp_close(void);
+void svc_housekeeping(struct agent *a);
+void svc_close(struct agent *a);
 
 #endif

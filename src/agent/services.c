@@ -17,34 +17,27 @@
 #define HOST_PEER "tulle_net"
 #define VXLAN_DEV "tulle-vx"
 
-static struct {
-	struct agent_dp_conf c;
-	struct datapath *dp;
-	char *last_rv;    /* resourceVersions of the lists the maps were built from */
-	json_t *announced; /* LoadBalancer IPs on our uplink: ip -> true */
-} s;
-
-static void set_sysctl(const char *path, const char *v)
+static void set_sysctl(struct agent *a, const char *path, const char *v)
 {
 	FILE *f = fopen(path, "w");
 	if (!f) {
-		fprintf(stderr, "agent %s: cannot set %s: %s\n", s.c.node, path, strerror(errno));
+		fprintf(stderr, "agent %s: cannot set %s: %s\n", a->node, path, strerror(errno));
 		return;
 	}
 	fputs(v, f);
 	fclose(f);
 }
 
-int agent_dp_init(const struct agent_dp_conf *c)
+int svc_init(struct agent *a)
 {
 	char *err = NULL;
-	s.c = *c;
-	s.announced = json_object();
+	struct agent_svc *s = &a->svc;
+	s->announced = json_object();
 	/* Replies of translated connections arrive on other devices than the route back
 	 * to their source would use: reverse-path filtering would drop them. */
-	set_sysctl("/proc/sys/net/ipv4/conf/all/rp_filter", "0");
-	set_sysctl("/proc/sys/net/ipv4/conf/default/rp_filter", "0");
-	set_sysctl("/proc/sys/net/ipv4/conf/eth0/rp_filter", "0");
+	set_sysctl(a, "/proc/sys/net/ipv4/conf/all/rp_filter", "0");
+	set_sysctl(a, "/proc/sys/net/ipv4/conf/default/rp_filter", "0");
+	set_sysctl(a, "/proc/sys/net/ipv4/conf/eth0/rp_filter", "0");
 
 	/* The node's own processes reach ClusterIPs through tulle_host: the service range
 	 * routes there, and its egress program translates and forwards. No ARP on it: the
@@ -53,56 +46,51 @@ int agent_dp_init(const struct agent_dp_conf *c)
 	agent_run(add, NULL); /* exists after an agent restart */
 	const char *up1[] = { "ip", "link", "set", HOST_DEV, "arp", "off", "up", NULL };
 	const char *up2[] = { "ip", "link", "set", HOST_PEER, "up", NULL };
-	const char *route[] = { "ip", "route", "replace", c->service_cidr, "dev", HOST_DEV, "src", c->node_ip, NULL };
+	const char *route[] = { "ip", "route", "replace", a->service_cidr, "dev", HOST_DEV, "src", a->node_ip, NULL };
 	char *out = NULL;
 	if (agent_run(up1, NULL) || agent_run(up2, NULL) || agent_run(route, &out)) {
-		fprintf(stderr, "agent %s: cannot set up %s for the service range %s: %s\n", c->node, HOST_DEV,
-			c->service_cidr, out ? out : "");
+		fprintf(stderr, "agent %s: cannot set up %s for the service range %s: %s\n", a->node, HOST_DEV,
+			a->service_cidr, out ? out : "");
 		free(out);
 		return -1;
 	}
 	free(out);
 
 	struct in_addr ip;
-	inet_pton(AF_INET, c->node_ip, &ip);
-	char *pins = xasprintf("/sys/fs/bpf/tulle/%s/%s", c->cluster, c->node);
-	struct dp_opts o = { .pin_dir = pins, .node_ip = ip.s_addr, .ct_max = c->ct_max, .svc_max = c->svc_max };
-	int rc = dp_open(&s.dp, &o, &err);
+	inet_pton(AF_INET, a->node_ip, &ip);
+	char *pins = xasprintf("/sys/fs/bpf/tulle/%s/%s", a->cluster, a->node);
+	struct dp_opts o = { .pin_dir = pins, .node_ip = ip.s_addr, .ct_max = a->ct_max, .svc_max = a->svc_max };
+	int rc = dp_open(&s->dp, &o, &err);
 	free(pins);
 	if (rc < 0) {
-		fprintf(stderr, "agent %s: %s\n", c->node, err);
+		fprintf(stderr, "agent %s: %s\n", a->node, err);
 		free(err);
 		return -1;
 	}
-	if (dp_attach(s.dp, "eth0", DP_FROM_NET, &err) < 0 || dp_attach(s.dp, HOST_DEV, DP_FROM_HOST, &err) < 0 ||
-	    (c->vxlan && dp_attach(s.dp, VXLAN_DEV, DP_FROM_NET, &err) < 0)) {
-		fprintf(stderr, "agent %s: %s\n", c->node, err);
+	if (dp_attach(a->svc.dp, "eth0", DP_FROM_NET, &err) < 0 || dp_attach(a->svc.dp, HOST_DEV, DP_FROM_HOST, &err) < 0 ||
+	    (a->vxlan && dp_attach(a->svc.dp, VXLAN_DEV, DP_FROM_NET, &err) < 0)) {
+		fprintf(stderr, "agent %s: %s\n", a->node, err);
 		free(err);
 		return -1;
 	}
 	return 0;
 }
 
-void agent_dp_pod(const char *uid)
+void svc_pod(struct agent *a, const char *uid)
 {
 	char host[16], *err = NULL;
-	if (!s.dp)
+	if (!a->svc.dp)
 		return;
 	cni_host_ifname(uid, "eth0", host);
-	if (dp_attach(s.dp, host, DP_FROM_POD, &err) < 0 || dp_attach(s.dp, host, DP_TO_POD, &err) < 0) {
-		fprintf(stderr, "agent %s: %s\n", s.c.node, err);
+	if (dp_attach(a->svc.dp, host, DP_FROM_POD, &err) < 0 || dp_attach(a->svc.dp, host, DP_TO_POD, &err) < 0) {
+		fprintf(stderr, "agent %s: %s\n", a->node, err);
 		free(err);
 	}
 }
 
-static const char *list_rv(const json_t *l)
-{
-	return json_string_value(json_object_get(json_object_get(l, "metadata"), "resourceVersion")) ?: "";
-}
-
 /* MetalLB's L2 mode: the chosen node owns the address on its uplink, so the fabric
  * resolves it to that node; the others let go. */
-static void announce(const struct dp_plan *p)
+static void announce(struct agent *a, const struct dp_plan *p)
 {
 	json_t *want = json_object();
 	for (size_t i = 0; i < p->nannounce; i++)
@@ -110,97 +98,95 @@ static void announce(const struct dp_plan *p)
 	const char *ip;
 	json_t *v;
 	void *tmp;
-	json_object_foreach_safe(s.announced, tmp, ip, v) {
+	json_object_foreach_safe(a->svc.announced, tmp, ip, v) {
 		if (json_object_get(want, ip))
 			continue;
-		char *a = xasprintf("%s/32", ip);
-		const char *del[] = { "ip", "addr", "del", a, "dev", "eth0", NULL };
+		char *addr = xasprintf("%s/32", ip);
+		const char *del[] = { "ip", "addr", "del", addr, "dev", "eth0", NULL };
 		agent_run(del, NULL);
-		free(a);
-		json_object_del(s.announced, ip);
+		free(addr);
+		json_object_del(a->svc.announced, ip);
 	}
 	json_object_foreach(want, ip, v) {
-		if (json_object_get(s.announced, ip))
+		if (json_object_get(a->svc.announced, ip))
 			continue;
-		char *a = xasprintf("%s/32", ip);
-		const char *add[] = { "ip", "addr", "replace", a, "dev", "eth0", NULL };
+		char *addr = xasprintf("%s/32", ip);
+		const char *add[] = { "ip", "addr", "replace", addr, "dev", "eth0", NULL };
 		if (agent_run(add, NULL) == 0)
-			json_object_set_new(s.announced, ip, json_true());
-		free(a);
+			json_object_set_new(a->svc.announced, ip, json_true());
+		free(addr);
 	}
 	json_decref(want);
 }
 
-void agent_dp_sync(const json_t *nodes)
+void svc_sync(struct agent *a)
 {
-	int c1 = 0, c2 = 0;
-	if (!s.dp || !nodes)
+	struct informer *inf[3] = { a->services, a->slices, a->nodes };
+	unsigned long gen[3];
+
+	if (!a->svc.dp)
 		return;
-	json_t *svcs = agent_api("GET", "/api/v1/services", NULL, NULL, &c1);
-	json_t *slices = agent_api("GET", "/apis/discovery.k8s.io/v1/endpointslices", NULL, NULL, &c2);
-	if (!svcs || !slices || c1 != 200 || c2 != 200)
-		goto out;
-	/* Only a change costs a pass over the maps. */
-	char *rv = xasprintf("%s/%s/%s", list_rv(svcs), list_rv(slices), list_rv(nodes));
-	if (s.last_rv && !strcmp(rv, s.last_rv)) {
-		free(rv);
-		goto out;
+	for (int i = 0; i < 3; i++) {
+		if (!inf[i] || !informer_synced(inf[i]))
+			return;
+		gen[i] = informer_generation(inf[i]);
 	}
+	/* Only a change costs a pass over the maps. */
+	if (a->svc.built_ok && !memcmp(gen, a->svc.built, sizeof(gen)))
+		return;
+	json_t *svcs = informer_list(a->services), *slices = informer_list(a->slices), *nodes = informer_list(a->nodes);
 	struct dp_plan p;
 	struct dp_sync_stats st;
-	dp_plan_build(&p, svcs, slices, nodes, s.c.node);
-	if (dp_sync(s.dp, p.fe, p.n, &st) < 0) {
-		fprintf(stderr, "agent %s: service maps not fully written (map full? see --svc-max)\n", s.c.node);
-		free(rv);
-		rv = NULL; /* try again next time */
-	}
-	announce(&p);
+	dp_plan_build(&p, svcs, slices, nodes, a->node);
+	/* A failed write is tried again on the next change or tick. */
+	a->svc.built_ok = dp_sync(a->svc.dp, p.fe, p.n, &st) == 0;
+	if (!a->svc.built_ok)
+		fprintf(stderr, "agent %s: service maps not fully written (map full? see --svc-max)\n", a->node);
+	memcpy(a->svc.built, gen, sizeof(gen));
+	announce(a, &p);
 	dp_plan_free(&p);
-	free(s.last_rv);
-	s.last_rv = rv;
-out:
 	json_decref(svcs);
 	json_decref(slices);
+	json_decref(nodes);
 }
 
 /* Prometheus text, in the agent's state directory (STATE/metrics.prom): counters and
  * map pressure (entries against capacity). */
-static void write_metrics(size_t gc)
+static void write_metrics(struct agent *a, size_t gc)
 {
 	struct strbuf sb;
 	uint64_t m[TL_M_MAX];
 	struct dp_map_usage u[8];
 	sb_init(&sb);
-	if (dp_metrics(s.dp, m) == 0)
+	if (dp_metrics(a->svc.dp, m) == 0)
 		for (int i = 0; i < TL_M_MAX; i++)
-			sb_printf(&sb, "tulle_datapath_%s_total{node=\"%s\"} %llu\n", dp_metric_name(i), s.c.node,
+			sb_printf(&sb, "tulle_datapath_%s_total{node=\"%s\"} %llu\n", dp_metric_name(i), a->node,
 				  (unsigned long long)m[i]);
-	size_t n = dp_usage(s.dp, u, 8);
+	size_t n = dp_usage(a->svc.dp, u, 8);
 	for (size_t i = 0; i < n; i++) {
-		sb_printf(&sb, "tulle_datapath_map_entries{node=\"%s\",map=\"%s\"} %zu\n", s.c.node, u[i].name, u[i].entries);
-		sb_printf(&sb, "tulle_datapath_map_capacity{node=\"%s\",map=\"%s\"} %zu\n", s.c.node, u[i].name, u[i].max);
-		sb_printf(&sb, "tulle_datapath_map_pressure{node=\"%s\",map=\"%s\"} %.4f\n", s.c.node, u[i].name,
+		sb_printf(&sb, "tulle_datapath_map_entries{node=\"%s\",map=\"%s\"} %zu\n", a->node, u[i].name, u[i].entries);
+		sb_printf(&sb, "tulle_datapath_map_capacity{node=\"%s\",map=\"%s\"} %zu\n", a->node, u[i].name, u[i].max);
+		sb_printf(&sb, "tulle_datapath_map_pressure{node=\"%s\",map=\"%s\"} %.4f\n", a->node, u[i].name,
 			  u[i].max ? (double)u[i].entries / (double)u[i].max : 0.0);
 	}
-	sb_printf(&sb, "tulle_datapath_conntrack_gc_deleted{node=\"%s\"} %zu\n", s.c.node, gc);
-	char *path = xasprintf("%s/metrics.prom", s.c.state);
+	sb_printf(&sb, "tulle_datapath_conntrack_gc_deleted{node=\"%s\"} %zu\n", a->node, gc);
+	char *path = xasprintf("%s/metrics.prom", a->state);
 	write_file_atomic(path, sb.buf ? sb.buf : "", sb.len, 0644);
 	free(path);
 	sb_free(&sb);
 }
 
-void agent_dp_housekeeping(void)
+void svc_housekeeping(struct agent *a)
 {
-	if (!s.dp)
+	if (!a->svc.dp)
 		return;
-	write_metrics(dp_ct_gc(s.dp));
+	write_metrics(a, dp_ct_gc(a->svc.dp));
 }
 
-void agent_dp_close(void)
+void svc_close(struct agent *a)
 {
 	/* The programs stay attached and the maps pinned: traffic goes on without us. */
-	dp_close(s.dp);
-	s.dp = NULL;
-	free(s.last_rv);
-	json_decref(s.announced);
+	dp_close(a->svc.dp);
+	a->svc.dp = NULL;
+	json_decref(a->svc.announced);
 }

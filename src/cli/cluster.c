@@ -18,6 +18,8 @@
 #include "../api/validate.h"
 #include "../agent/agent.h"
 #include "../lib/cidr.h"
+#include "../lib/paths.h"
+#include "../lib/proc.h"
 #include "cli.h"
 #include "kubeconfig.h"
 #include "../lib/yaml_emit.h"
@@ -26,34 +28,14 @@
 /* LoadBalancer addresses: on the fabric, away from the nodes (.10+) and the outside (.254). */
 #define LB_POOL "172.31.0.128/26"
 
-static char *home(void)
-{
-	const char *h = getenv("TULLE_HOME"), *u = getenv("HOME");
-	return h && *h ? xstrdup(h) : xasprintf("%s/.tulle", u && *u ? u : "/root");
-}
-
-static char *cluster_dir(const char *name)
-{
-	char *h = home(), *d = xasprintf("%s/clusters/%s", h, name);
-	free(h);
-	return d;
-}
+#define home paths_home
+#define cluster_dir paths_cluster
 
 static int run(const char *const *argv, bool quiet)
 {
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (quiet) {
-			int nul = open("/dev/null", O_WRONLY);
-			dup2(nul, 1);
-			dup2(nul, 2);
-		}
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	struct proc_opts o = { .quiet = quiet };
+
+	return proc_run(argv, &o);
 }
 
 #define RUN(quiet, ...) run((const char *const[]){ __VA_ARGS__, NULL }, quiet)
@@ -61,22 +43,7 @@ static int run(const char *const *argv, bool quiet)
 /* Starts a daemon (its own session, output to log); records its pid when asked. */
 static pid_t spawn(const char *const *argv, const char *log, const char *pidfile)
 {
-	pid_t pid = fork();
-	if (pid == 0) {
-		setsid();
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		int nul = open("/dev/null", O_RDONLY);
-		dup2(nul, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	char buf[24];
-	snprintf(buf, sizeof(buf), "%d\n", (int)pid);
-	if (pidfile)
-		write_file_atomic(pidfile, buf, strlen(buf), 0644);
-	return pid;
+	return proc_daemon(argv, log, pidfile);
 }
 
 static void self_dir(char out[4096])

@@ -10,26 +10,13 @@
 #include <unistd.h>
 
 #include "../agent/agent.h"
+#include "../lib/paths.h"
 #include "cli.h"
 
 /* The current cluster's name: the last part of the state directory it points at. */
 static char *current_cluster(void)
 {
-	const char *h = getenv("TULLE_HOME"), *u = getenv("HOME");
-	char *home = h && *h ? xstrdup(h) : xasprintf("%s/.tulle", u && *u ? u : "/root");
-	char *cur = xasprintf("%s/current", home), *data;
-	size_t len;
-	char *name = NULL;
-
-	if (read_file(cur, &data, &len) == 0) {
-		data[strcspn(data, "\n")] = 0;
-		char *slash = strrchr(data, '/');
-		name = xstrdup(slash ? slash + 1 : data);
-		free(data);
-	}
-	free(cur);
-	free(home);
-	return name;
+	return paths_current_cluster();
 }
 
 /* A pod by name, or the first running pod of deployment/NAME. Caller frees. */
@@ -90,9 +77,7 @@ static int exec_in(const char *cluster, const json_t *pod, char **argv, bool rep
 {
 	const char *uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")) ?: "";
 	const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")) ?: "";
-	const char *h = getenv("TULLE_HOME"), *u = getenv("HOME");
-	char *home = h && *h ? xstrdup(h) : xasprintf("%s/.tulle", u && *u ? u : "/root");
-	char *rec = xasprintf("%s/clusters/%s/nodes/%s/pods/%s", home, cluster, node, uid);
+	char *nstate = paths_node(cluster, node), *rec = paths_pod_record(nstate, uid);
 	char ns[64];
 	struct pod_record r;
 
@@ -100,7 +85,7 @@ static int exec_in(const char *cluster, const json_t *pod, char **argv, bool rep
 	 * namespaces makes `hostname` the pod's name, as in Kubernetes. */
 	int pid = agent_read_record(rec, &r) == 0 ? r.pid : 0;
 	free(rec);
-	free(home);
+	free(nstate);
 	if (pid > 1 && kill(pid, 0) == 0) {
 		char target[24];
 		size_t n = 0;
@@ -200,11 +185,9 @@ int cmd_logs(int argc, char **argv)
 	client_free(&cl);
 	if (!pod)
 		return 1;
-	const char *h = getenv("TULLE_HOME"), *u = getenv("HOME");
-	char *home = h && *h ? xstrdup(h) : xasprintf("%s/.tulle", u && *u ? u : "/root");
-	char *log = xasprintf("%s/clusters/%s/nodes/%s/pods/%s.log", home, cluster,
-			      json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")) ?: "",
-			      json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")) ?: "");
+	char *nstate = paths_node(cluster, json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")) ?: "");
+	char *log = paths_pod_log(nstate, json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")) ?: "");
+	free(nstate);
 	char tailn[16];
 	snprintf(tailn, sizeof(tailn), "%d", tail < 0 ? 1000000 : tail);
 	const char *av[] = { "tail", "-n", tailn, follow ? "-F" : log, follow ? log : NULL, NULL };

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../lib/paths.h"
 #include "../lib/util.h"
 
 #define CLIENT_MAX_BODY (1u << 30)
@@ -27,15 +28,6 @@ static char *first_line(const char *path)
 	return data;
 }
 
-static char *tulle_home(void)
-{
-	const char *h = getenv("TULLE_HOME");
-	const char *home = getenv("HOME");
-
-	if (h && *h)
-		return xstrdup(h);
-	return xasprintf("%s/.tulle", home && *home ? home : "/root");
-}
 
 int client_init(struct client *c, const char *server, const char *token, char **err)
 {
@@ -49,7 +41,7 @@ int client_init(struct client *c, const char *server, const char *token, char **
 	if (server && *server) {
 		c->url = xstrdup(server);
 	} else {
-		char *home = tulle_home();
+		char *home = paths_home();
 		char *cur = xasprintf("%s/current", home);
 		char *dir = first_line(cur);
 		if (!dir) {

@@ -17,6 +17,7 @@
 #include "exec.h"
 #include "openapi.h"
 #include "scale.h"
+#include "routes.h"
 #include "table.h"
 #include "watch.h"
 
@@ -648,15 +649,25 @@ out:
 
 /* ---- discovery ---- */
 
-static json_t *resource_entry(const struct skind *k, const char *sub)
+static json_t *resource_entry(const struct skind *k, const struct api_subresource *sub)
 {
-	json_t *verbs = sub ? json_pack("[s,s,s]", "get", "patch", "update")
-			    : json_pack("[s,s,s,s,s,s,s,s]", "create", "delete", "deletecollection",
-					"get", "list", "patch", "update", "watch");
-	char *name = sub ? xasprintf("%s/%s", k->plural, sub) : xstrdup(k->plural);
+	json_t *verbs = json_array();
+	if (sub) {
+		for (size_t i = 0; sub->verbs[i]; i++)
+			json_array_append_new(verbs, json_string(sub->verbs[i]));
+	} else {
+		static const char *const all[] = { "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch" };
+		for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+			json_array_append_new(verbs, json_string(all[i]));
+	}
+	char *name = sub ? xasprintf("%s/%s", k->plural, sub->name) : xstrdup(k->plural);
 	json_t *e = json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", name, "singularName",
-			      sub ? "" : k->singular, "namespaced", k->namespaced, "kind", k->kind,
-			      "verbs", verbs);
+			      sub ? "" : k->singular, "namespaced", k->namespaced, "kind",
+			      sub && sub->kind ? sub->kind : k->kind, "verbs", verbs);
+	if (sub && sub->group) {
+		json_object_set_new(e, "group", json_string(sub->group));
+		json_object_set_new(e, "version", json_string(sub->version));
+	}
 	if (!sub && k->nshorts) {
 		json_t *sn = json_array();
 		for (size_t i = 0; i < k->nshorts; i++)
@@ -684,15 +695,9 @@ static void discovery_group_version(struct conn *c, const struct http_msg *req,
 		if (k->local || strcmp(k->group, r->group) != 0 || !skind_has_version(k, r->version))
 			continue;
 		json_array_append_new(list, resource_entry(k, NULL));
-		if (k->status_sub)
-			json_array_append_new(list, resource_entry(k, "status"));
-		if (scale_supported(k)) {
-			json_t *e = resource_entry(k, "scale");
-			json_object_set_new(e, "group", json_string("autoscaling"));
-			json_object_set_new(e, "version", json_string("v1"));
-			json_object_set_new(e, "kind", json_string("Scale"));
-			json_array_append_new(list, e);
-		}
+		for (size_t j = 0; j < api_nsubresources; j++)
+			if (api_subresources[j].applies(k))
+				json_array_append_new(list, resource_entry(k, &api_subresources[j]));
 	}
 	if (!json_array_size(list)) {
 		json_decref(list);
@@ -847,87 +852,235 @@ void api_handle(struct conn *c, struct http_msg *req)
 	free(fm);
 }
 
+/* ---- the route table ---- */
+
+bool api_method_in(const char *methods, const char *method)
+{
+	size_t n = strlen(method);
+
+	for (const char *p = methods; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && !strncmp(p, method, n))
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+static void respond_ok(struct conn *c, struct http_msg *req, struct route *r)
+{
+	(void)r;
+	conn_respond(c, req, 200, "text/plain", "ok", 2);
+}
+
+static void not_found(struct conn *c, struct http_msg *req)
+{
+	conn_respond_json(c, req, 404, status_new(404, "NotFound", "the server could not find the requested resource"));
+}
+
+static void handle_openapi_index(struct conn *c, struct http_msg *req, struct route *r)
+{
+	(void)r;
+	conn_respond_json(c, req, 200, openapi_v3_index());
+}
+
+static void handle_openapi_doc(struct conn *c, struct http_msg *req, struct route *r)
+{
+	(void)r;
+	json_t *d = openapi_v3_doc(req->path + strlen("/openapi/v3/"));
+	if (d)
+		conn_respond_json(c, req, 200, d);
+	else
+		not_found(c, req);
+}
+
+static void handle_version_route(struct conn *c, struct http_msg *req, struct route *r)
+{
+	(void)r;
+	handle_version(c, req);
+}
+
+static void handle_api_root(struct conn *c, struct http_msg *req, struct route *r)
+{
+	(void)r;
+	if (discovery_aggregated_wanted(req)) {
+		discovery_aggregated(c, req, true);
+		return;
+	}
+	conn_respond_json(c, req, 200, json_pack("{s:s,s:[s],s:[{s:s,s:s}]}", "kind", "APIVersions",
+		"versions", "v1", "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress", ""));
+}
+
+static void handle_apis_root(struct conn *c, struct http_msg *req, struct route *r)
+{
+	(void)r;
+	if (discovery_aggregated_wanted(req))
+		discovery_aggregated(c, req, false);
+	else
+		discovery_groups(c, req);
+}
+
+static void handle_batch_apply_route(struct conn *c, struct http_msg *req, struct route *r)
+{
+	(void)r;
+	handle_batch_apply(c, req);
+}
+
+/* Paths outside /api/VERSION and /apis/GROUP/VERSION. */
+static const struct {
+	const char *methods, *path;
+	bool prefix;
+	api_fn fn;
+} fixed_routes[] = {
+	{ NULL, "/healthz", false, respond_ok },
+	{ NULL, "/livez", false, respond_ok },
+	{ NULL, "/readyz", false, respond_ok },
+	{ "GET", "/openapi/v3", false, handle_openapi_index },
+	{ "GET", "/openapi/v3/", true, handle_openapi_doc },
+	{ NULL, "/version", false, handle_version_route },
+	{ NULL, "/api", false, handle_api_root },
+	{ NULL, "/api/", false, handle_api_root },
+	{ NULL, "/apis", false, handle_apis_root },
+	{ NULL, "/apis/", false, handle_apis_root },
+	{ "POST", "/tulle/v1/apply", false, handle_batch_apply_route },
+};
+
+static void list_or_watch(struct conn *c, struct http_msg *req, struct route *r)
+{
+	char *w = http_query_param(req->query, "watch");
+	bool watch = w && (!strcmp(w, "true") || !strcmp(w, "1"));
+
+	free(w);
+	if (watch)
+		watch_start(c->srv, c, req, r->kind, r->version, r->ns);
+	else
+		handle_list(c, req, r);
+}
+
+static void create(struct conn *c, struct http_msg *req, struct route *r)
+{
+	handle_write(c, req, r, WRITE_CREATE);
+}
+
+static void update(struct conn *c, struct http_msg *req, struct route *r)
+{
+	handle_write(c, req, r, WRITE_UPDATE);
+}
+
+static void get_object(struct conn *c, struct http_msg *req, struct route *r)
+{
+	handle_get(c, req, r);
+}
+
+static void patch_object(struct conn *c, struct http_msg *req, struct route *r)
+{
+	handle_patch(c, req, r);
+}
+
+static void delete_object(struct conn *c, struct http_msg *req, struct route *r)
+{
+	handle_delete(c, req, r);
+}
+
+/* The verbs on a collection (name == NULL) and on one object; the status subresource
+ * goes through the object's own (the write path keeps spec and status apart). */
+static const struct {
+	bool collection;
+	const char *method;
+	api_fn fn;
+} verb_routes[] = {
+	{ true, "GET", list_or_watch },
+	{ true, "POST", create },
+	{ false, "GET", get_object },
+	{ false, "PUT", update },
+	{ false, "PATCH", patch_object },
+	{ false, "DELETE", delete_object },
+};
+
+static bool has_status(const struct skind *k)
+{
+	return k->status_sub;
+}
+
+static bool is_pod(const struct skind *k)
+{
+	return !strcmp(k->kind, "Pod");
+}
+
+static void object_verb(struct conn *c, struct http_msg *req, struct route *r);
+
+static void scale_route(struct conn *c, struct http_msg *req, struct route *r)
+{
+	scale_handle(c, req, r->kind, r->ns, r->name);
+}
+
+static void exec_route(struct conn *c, struct http_msg *req, struct route *r)
+{
+	exec_start(c, req, r->ns, r->name, !strcmp(r->sub, "attach"));
+}
+
+static void log_route(struct conn *c, struct http_msg *req, struct route *r)
+{
+	exec_log(c, req, r->ns, r->name);
+}
+
+const struct api_subresource api_subresources[] = {
+	{ "status", "GET,PUT,PATCH", { "get", "patch", "update", NULL }, NULL, NULL, NULL, has_status, object_verb },
+	{ "scale", "GET,PUT,PATCH", { "get", "patch", "update", NULL }, "autoscaling", "v1", "Scale", scale_supported,
+	  scale_route },
+	{ "exec", "GET,POST", { "create", "get", NULL }, NULL, NULL, NULL, is_pod, exec_route },
+	{ "attach", "GET,POST", { "create", "get", NULL }, NULL, NULL, NULL, is_pod, exec_route },
+	{ "log", "GET", { "get", NULL }, NULL, NULL, NULL, is_pod, log_route },
+};
+const size_t api_nsubresources = ARRAY_SIZE(api_subresources);
+
+static void method_not_allowed(struct conn *c, struct http_msg *req)
+{
+	conn_respond_json(c, req, 405, status_new(405, "MethodNotAllowed",
+						  "the server does not allow this method on the requested resource"));
+}
+
+static void object_verb(struct conn *c, struct http_msg *req, struct route *r)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(verb_routes); i++)
+		if (verb_routes[i].collection == !r->name && !strcmp(verb_routes[i].method, req->method)) {
+			verb_routes[i].fn(c, req, r);
+			return;
+		}
+	method_not_allowed(c, req);
+}
+
 static void route_request(struct conn *c, struct http_msg *req)
 {
-	struct apiserver *s = c->srv;
 	struct route r = { 0 };
-	const char *m = req->method;
 
-	if (!strcmp(req->path, "/healthz") || !strcmp(req->path, "/livez") || !strcmp(req->path, "/readyz")) {
-		conn_respond(c, req, 200, "text/plain", "ok", 2);
-		return;
+	for (size_t i = 0; i < ARRAY_SIZE(fixed_routes); i++) {
+		bool at = fixed_routes[i].prefix ? str_has_prefix(req->path, fixed_routes[i].path)
+						 : !strcmp(req->path, fixed_routes[i].path);
+		if (at && (!fixed_routes[i].methods || api_method_in(fixed_routes[i].methods, req->method))) {
+			fixed_routes[i].fn(c, req, NULL);
+			return;
+		}
 	}
-	if (!strcmp(req->path, "/openapi/v3") && !strcmp(m, "GET")) {
-		conn_respond_json(c, req, 200, openapi_v3_index());
-		return;
-	}
-	if (str_has_prefix(req->path, "/openapi/v3/") && !strcmp(m, "GET")) {
-		json_t *d = openapi_v3_doc(req->path + 12);
-		if (d)
-			conn_respond_json(c, req, 200, d);
-		else
-			conn_respond_json(c, req, 404, status_new(404, "NotFound", "the server could not find the requested resource"));
-		return;
-	}
-	if (!strcmp(req->path, "/version")) {
-		handle_version(c, req);
-		return;
-	}
-	if ((!strcmp(req->path, "/api") || !strcmp(req->path, "/apis")) && discovery_aggregated_wanted(req)) {
-		discovery_aggregated(c, req, !strcmp(req->path, "/api"));
-		return;
-	}
-	if (!strcmp(req->path, "/api") || !strcmp(req->path, "/api/")) {
-		conn_respond_json(c, req, 200, json_pack("{s:s,s:[s],s:[{s:s,s:s}]}", "kind", "APIVersions",
-			"versions", "v1", "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0",
-			"serverAddress", ""));
-		return;
-	}
-	if (!strcmp(req->path, "/apis") || !strcmp(req->path, "/apis/")) {
-		discovery_groups(c, req);
-		return;
-	}
-	if (!strcmp(req->path, "/tulle/v1/apply") && !strcmp(m, "POST")) {
-		handle_batch_apply(c, req);
-		return;
-	}
-	enum route_kind rk = route_parse(s, req->path, &r);
-	if (rk == R_DISCOVERY_GROUP_VERSION && !strcmp(m, "GET")) {
+	enum route_kind rk = route_parse(c->srv, req->path, &r);
+	if (rk == R_DISCOVERY_GROUP_VERSION && !strcmp(req->method, "GET")) {
 		discovery_group_version(c, req, &r);
-	} else if (rk == R_RESOURCE && r.name && r.sub && (!strcmp(r.sub, "exec") || !strcmp(r.sub, "attach")) &&
-		   !strcmp(r.kind->kind, "Pod") && (!strcmp(m, "GET") || !strcmp(m, "POST"))) {
-		exec_start(c, req, r.ns, r.name, !strcmp(r.sub, "attach"));
-	} else if (rk == R_RESOURCE && r.name && r.sub && !strcmp(r.sub, "log") && !strcmp(r.kind->kind, "Pod") &&
-		   !strcmp(m, "GET")) {
-		exec_log(c, req, r.ns, r.name);
-	} else if (rk == R_RESOURCE && r.name && r.sub && !strcmp(r.sub, "scale") && scale_supported(r.kind) &&
-		   (!strcmp(m, "GET") || !strcmp(m, "PUT") || !strcmp(m, "PATCH"))) {
-		scale_handle(c, req, r.kind, r.ns, r.name);
-	} else if (rk != R_RESOURCE || (r.sub && strcmp(r.sub, "status") != 0)) {
-		conn_respond_json(c, req, 404, status_new(404, "NotFound", "the server could not find the requested resource"));
-	} else if (!r.name) {
-		char *w = http_query_param(req->query, "watch");
-		bool watch = w && (!strcmp(w, "true") || !strcmp(w, "1"));
-		free(w);
-		if (!strcmp(m, "GET") && watch)
-			watch_start(s, c, req, r.kind, r.version, r.ns);
-		else if (!strcmp(m, "GET"))
-			handle_list(c, req, &r);
-		else if (!strcmp(m, "POST"))
-			handle_write(c, req, &r, WRITE_CREATE);
-		else
-			conn_respond_json(c, req, 405, status_new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
+	} else if (rk != R_RESOURCE) {
+		not_found(c, req);
+	} else if (!r.sub) {
+		object_verb(c, req, &r);
 	} else {
-		if (!strcmp(m, "GET"))
-			handle_get(c, req, &r);
-		else if (!strcmp(m, "PUT"))
-			handle_write(c, req, &r, WRITE_UPDATE);
-		else if (!strcmp(m, "PATCH"))
-			handle_patch(c, req, &r);
-		else if (!strcmp(m, "DELETE"))
-			handle_delete(c, req, &r);
+		const struct api_subresource *sr = NULL;
+		for (size_t i = 0; i < api_nsubresources && !sr; i++)
+			if (!strcmp(api_subresources[i].name, r.sub) && r.name && api_subresources[i].applies(r.kind))
+				sr = &api_subresources[i];
+		if (!sr)
+			not_found(c, req);
+		else if (!api_method_in(sr->methods, req->method))
+			method_not_allowed(c, req);
 		else
-			conn_respond_json(c, req, 405, status_new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"));
+			sr->fn(c, req, &r);
 	}
 	route_free(&r);
 }

@@ -7,7 +7,7 @@
 #include "../api/schema.h"
 #include "../lib/util.h"
 #include "discovery.h"
-#include "scale.h"
+#include "routes.h"
 
 #define AGG_TYPE "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
@@ -25,10 +25,18 @@ static json_t *str_array(char **v, size_t n)
 	return a;
 }
 
-static json_t *sub(const char *name, const char *group, const char *version, const char *kind)
+static json_t *sub(const struct skind *k, const char *version, const struct api_subresource *sr)
 {
-	return json_pack("{s:s,s:{s:s,s:s,s:s},s:[s,s,s]}", "subresource", name, "responseKind", "group", group,
-			 "version", version, "kind", kind, "verbs", "get", "patch", "update");
+	json_t *verbs = json_array();
+	for (size_t i = 0; sr->verbs[i]; i++)
+		json_array_append_new(verbs, json_string(sr->verbs[i]));
+	json_t *e = json_pack("{s:s,s:o}", "subresource", sr->name, "verbs", verbs);
+	/* Subresources that answer with an object say which (status: the resource's own). */
+	if (strcmp(sr->name, "exec") && strcmp(sr->name, "attach") && strcmp(sr->name, "log"))
+		json_object_set_new(e, "responseKind", json_pack("{s:s,s:s,s:s}", "group", sr->group ? sr->group : k->group,
+								  "version", sr->version ? sr->version : version, "kind",
+								  sr->kind ? sr->kind : k->kind));
+	return e;
 }
 
 static json_t *resource(const struct skind *k, const char *version)
@@ -42,15 +50,9 @@ static json_t *resource(const struct skind *k, const char *version)
 	if (k->ncategories)
 		json_object_set_new(r, "categories", str_array(k->categories, k->ncategories));
 	json_t *subs = json_array();
-	if (k->status_sub)
-		json_array_append_new(subs, sub("status", k->group, version, k->kind));
-	if (scale_supported(k))
-		json_array_append_new(subs, sub("scale", "autoscaling", "v1", "Scale"));
-	if (!strcmp(k->kind, "Pod")) {
-		json_array_append_new(subs, json_pack("{s:s,s:[s,s]}", "subresource", "exec", "verbs", "create", "get"));
-		json_array_append_new(subs, json_pack("{s:s,s:[s,s]}", "subresource", "attach", "verbs", "create", "get"));
-		json_array_append_new(subs, json_pack("{s:s,s:[s]}", "subresource", "log", "verbs", "get"));
-	}
+	for (size_t i = 0; i < api_nsubresources; i++)
+		if (api_subresources[i].applies(k))
+			json_array_append_new(subs, sub(k, version, &api_subresources[i]));
 	if (json_array_size(subs))
 		json_object_set_new(r, "subresources", subs);
 	else

@@ -18,6 +18,7 @@
 
 #include "../agent/agent.h"
 #include "../api/schema.h"
+#include "../lib/paths.h"
 #include "../lib/util.h"
 #include "objects.h"
 
@@ -235,12 +236,13 @@ pid_t exec_pod_process(struct apiserver *s, const json_t *pod, char **log_path)
 		*log_path = NULL;
 	if (!uid || !node)
 		return 0;
-	char *rec = xasprintf("%s/../nodes/%s/pods/%s", s->cfg.state_dir, node, uid);
+	char *nstate = xasprintf("%s/../nodes/%s", s->cfg.state_dir, node), *rec = paths_pod_record(nstate, uid);
 	struct pod_record r;
 	pid_t pid = agent_read_record(rec, &r) == 0 ? r.pid : 0;
 	if (log_path)
-		*log_path = xasprintf("%s.log", rec);
+		*log_path = paths_pod_log(nstate, uid);
 	free(rec);
+	free(nstate);
 	return pid > 1 && kill(pid, 0) == 0 ? pid : 0;
 }
 
