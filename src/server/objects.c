@@ -1,4 +1,5 @@
 #include "objects.h"
+#include "kind_hooks.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -61,20 +62,6 @@ static void random_suffix(char out[6])
 	for (int i = 0; i < 5; i++)
 		out[i] = alpha[b[i] % (sizeof(alpha) - 1)];
 	out[5] = 0;
-}
-
-/* Status a kind starts with: what the real API server sets on create. */
-static void initial_status(const struct skind *k, json_t *obj)
-{
-	if (!k->status_sub)
-		return;
-	json_object_del(obj, "status");
-	if (!strcmp(k->kind, "Namespace"))
-		json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
-	else if (!strcmp(k->kind, "Pod"))
-		json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Pending"));
-	else if (!strcmp(k->kind, "Service"))
-		json_object_set_new(obj, "status", json_pack("{s:{}}", "loadBalancer"));
 }
 
 /* apiVersion, kind, metadata, then the rest, then status: the order kubectl shows. */
@@ -148,68 +135,6 @@ static void fail(struct write_result *r, int code, json_t *status)
 	r->action = NULL;
 }
 
-struct sched {
-	json_t *nodes; /* name -> pod count, Ready nodes only */
-};
-
-static int sched_node(void *ctx, const char *ns, const char *name, int64_t rev, const char *data)
-{
-	struct sched *sc = ctx;
-	json_t *n = json_loads(data, 0, NULL);
-	size_t i;
-	json_t *c;
-
-	(void)ns; (void)rev;
-	json_array_foreach(json_object_get(json_object_get(n, "status"), "conditions"), i, c)
-		if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Ready") &&
-		    !strcmp(json_string_value(json_object_get(c, "status")) ?: "", "True") &&
-		    !json_is_true(json_object_get(json_object_get(n, "spec"), "unschedulable")))
-			json_object_set_new(sc->nodes, name, json_integer(0));
-	json_decref(n);
-	return 0;
-}
-
-static int sched_pod(void *ctx, const char *ns, const char *name, int64_t rev, const char *data)
-{
-	struct sched *sc = ctx;
-	json_t *p = json_loads(data, 0, NULL);
-	const char *node = json_string_value(json_object_get(json_object_get(p, "spec"), "nodeName"));
-
-	(void)ns; (void)name; (void)rev;
-	json_t *cnt = node ? json_object_get(sc->nodes, node) : NULL;
-	if (cnt)
-		json_integer_set(cnt, json_integer_value(cnt) + 1);
-	json_decref(p);
-	return 0;
-}
-
-/* The scheduler: a pod without a node goes to the Ready node running the fewest pods
- * (ties by name). Without Ready nodes it stays Pending. */
-static void schedule(struct apiserver *s, json_t *pod)
-{
-	json_t *spec = json_object_get(pod, "spec");
-	struct sched sc = { json_object() };
-	const char *best = NULL, *k;
-	json_int_t least = 0;
-	json_t *v;
-
-	if (!spec || json_object_get(spec, "nodeName"))
-		goto out;
-	store_list(s->store, "nodes", NULL, NULL, NULL, 0, sched_node, &sc);
-	if (!json_object_size(sc.nodes))
-		goto out;
-	store_list(s->store, "pods", NULL, NULL, NULL, 0, sched_pod, &sc);
-	json_object_foreach(sc.nodes, k, v)
-		if (!best || json_integer_value(v) < least || (json_integer_value(v) == least && strcmp(k, best) < 0)) {
-			best = k;
-			least = json_integer_value(v);
-		}
-	if (best)
-		json_object_set_new(spec, "nodeName", json_string(best));
-out:
-	json_decref(sc.nodes);
-}
-
 static int ns_exists(struct apiserver *s, const char *ns)
 {
 	return store_get(s->store, "namespaces", "", ns, NULL, NULL) == 0;
@@ -257,7 +182,8 @@ void objects_write(struct apiserver *s, const struct skind *k, json_t *obj,
 		json_object_set_new(md, "namespace", json_string("default"));
 		ns = "default";
 	}
-	if (k->namespaced && strcmp(k->kind, "Namespace") != 0 && !ns_exists(s, ns)) {
+	const struct kind_hooks *h = kind_hooks_of(k);
+	if (k->namespaced && !ns_exists(s, ns)) {
 		const struct skind *nsk = schema_kind_lookup(s->schema, "namespaces");
 		fail(r, 404, status_not_found(nsk, ns));
 		goto out;
@@ -301,10 +227,14 @@ void objects_write(struct apiserver *s, const struct skind *k, json_t *obj,
 		json_object_del(md, "resourceVersion");
 		json_object_del(md, "deletionTimestamp");
 		json_object_del(md, "selfLink");
-		initial_status(k, obj);
-		if (!strcmp(k->kind, "Pod"))
-			schedule(s, obj);
-		if (!strcmp(k->kind, "Service") && alloc_service(s, obj, NULL, &st) < 0) {
+		if (k->status_sub) {
+			json_object_del(obj, "status");
+			if (h && h->initial_status)
+				json_object_set_new(obj, "status", json_loads(h->initial_status, 0, NULL));
+		}
+		if (h && h->on_create)
+			h->on_create(s, obj);
+		if (h && h->on_write && h->on_write(s, obj, NULL, &st) < 0) {
 			fail(r, (int)json_integer_value(json_object_get(st, "code")), st);
 			goto out;
 		}
@@ -348,7 +278,7 @@ void objects_write(struct apiserver *s, const struct skind *k, json_t *obj,
 		obj = copy;
 		md = json_object_get(obj, "metadata");
 	}
-	if (!strcmp(k->kind, "Service") && alloc_service(s, obj, old, &st) < 0) {
+	if (h && h->on_write && h->on_write(s, obj, old, &st) < 0) {
 		fail(r, (int)json_integer_value(json_object_get(st, "code")), st);
 		goto out;
 	}
@@ -421,7 +351,8 @@ static int cascade(struct apiserver *s, const struct skind *k, json_t *obj,
 	const char *name = json_string_value(json_object_get(md, "name"));
 	const char *ns = json_string_value(json_object_get(md, "namespace"));
 	const char *uid = json_string_value(json_object_get(md, "uid"));
-	bool is_ns = !strcmp(k->kind, "Namespace");
+	const struct kind_hooks *h = kind_hooks_of(k);
+	bool is_ns = h && h->holds_namespace;
 	int rc = 0;
 
 	if (depth > 16 || (!is_ns && propagation && !strcmp(propagation, "Orphan")))
@@ -466,8 +397,9 @@ static void delete_one(struct apiserver *s, const struct skind *k, json_t *obj,
 		fail(r, 500, status_internal("deleting dependents", EIO));
 		goto out;
 	}
-	if (!strcmp(k->kind, "Service"))
-		alloc_service_release(s, obj);
+	const struct kind_hooks *h = kind_hooks_of(k);
+	if (h && h->on_delete)
+		h->on_delete(s, obj);
 	int64_t rev = store_next_rev(s->store);
 	char rv[24];
 	snprintf(rv, sizeof(rv), "%lld", (long long)rev);
