@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../src/cli/client.h"
+#include "../src/client/client.h"
 #include "../src/lib/http.h"
 #include "../src/lib/util.h"
 

@@ -47,3 +47,7 @@ BUILD="$BUILD" bash bench/svc_bench.sh
 echo
 echo "== kubectl against 5,000 pods and 1,000 services, beside etcd"
 BUILD="$BUILD" bash bench/kubectl_bench.sh
+
+echo
+echo "== event-to-map latency of the service datapath (informers), beside etcd's write->watch"
+BUILD="$BUILD" bash bench/svc_latency.sh

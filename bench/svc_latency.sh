@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 SERVICES=${SERVICES:-1000} ROUNDS=${ROUNDS:-200}
 [ "$(id -u)" = 0 ] || { echo "svc_latency: needs root (a local cluster)"; exit 1; }
+bash scripts/setup.sh bench >/dev/null
 make -s "$BUILD/bin/tulle" "$BUILD/bin/tulle-cni" "$BUILD/bench/svc_latency" "$BUILD/bench/api_bench"
 W=$(mktemp -d /tmp/tulle-lat.XXXXXX)
 C=lat$$

@@ -36,18 +36,43 @@ struct ep {
 	const char *node;
 };
 
+/* The slices of each service: "namespace/service" -> [slice, ...] (borrowed), so a
+ * service's endpoints are found without a pass over every slice. */
+static json_t *index_slices(const json_t *slices)
+{
+	json_t *idx = json_object();
+	size_t i;
+	json_t *s;
+
+	json_array_foreach(J(slices, "items"), i, s) {
+		json_t *md = J(s, "metadata");
+		const char *svc = S(J(md, "labels"), "kubernetes.io/service-name");
+		if (!svc)
+			continue;
+		char *key = xasprintf("%s/%s", S(md, "namespace") ?: "", svc);
+		json_t *list = json_object_get(idx, key);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(idx, key, list);
+		}
+		json_array_append(list, s);
+		free(key);
+	}
+	return idx;
+}
+
 /* Ready endpoints of one service port, from every slice of the service. A missing
  * ready condition counts as ready, as the EndpointSlice API says. */
-static size_t endpoints(const json_t *slices, const char *ns, const char *svc, const char *port_name, uint8_t proto,
+static size_t endpoints(const json_t *index, const char *ns, const char *svc, const char *port_name, uint8_t proto,
 			struct ep **out)
 {
 	size_t i, n = 0, cap = 0;
 	json_t *s;
 	*out = NULL;
-	json_array_foreach(J(slices, "items"), i, s) {
-		json_t *md = J(s, "metadata");
-		if (strcmp(S(md, "namespace") ?: "", ns) || strcmp(S(J(md, "labels"), "kubernetes.io/service-name") ?: "", svc))
-			continue;
+	char *key = xasprintf("%s/%s", ns, svc);
+	const json_t *mine = json_object_get(index, key);
+	free(key);
+	json_array_foreach(mine, i, s) {
 		json_int_t portnum = -1;
 		size_t j;
 		json_t *pt;
@@ -143,6 +168,7 @@ void dp_plan_build(struct dp_plan *p, const json_t *services, const json_t *slic
 	}
 	qsort(na, nn, sizeof(*na), node_cmp);
 
+	json_t *index = index_slices(slices);
 	json_array_foreach(J(services, "items"), i, o) {
 		json_t *md = J(o, "metadata"), *spec = J(o, "spec");
 		const char *ns = S(md, "namespace") ?: "", *name = S(md, "name") ?: "";
@@ -166,7 +192,7 @@ void dp_plan_build(struct dp_plan *p, const json_t *services, const json_t *slic
 			if (!proto || pnum <= 0 || pnum > 65535)
 				continue;
 			struct ep *eps;
-			size_t ne = endpoints(slices, ns, name, S(port, "name") ?: "", proto, &eps);
+			size_t ne = endpoints(index, ns, name, S(port, "name") ?: "", proto, &eps);
 			if (ne)
 				qsort(eps, ne, sizeof(*eps), ep_cmp);
 			/* ClusterIPs (none for a headless service). */
@@ -231,6 +257,7 @@ void dp_plan_build(struct dp_plan *p, const json_t *services, const json_t *slic
 		}
 		free(all_eps);
 	}
+	json_decref(index);
 	free(na);
 }
 

@@ -396,8 +396,22 @@ void controllers_note(struct apiserver *s, const struct pending_event *ev)
 
 	if (strcmp(kind, "Pod") && strcmp(kind, "Service") && strcmp(kind, "Deployment") && strcmp(kind, "EndpointSlice"))
 		return;
-	if (s->ctl_dirty)
+	if (s->ctl_dirty && (!strcmp(kind, "Pod") || !strcmp(kind, "Deployment"))) {
 		json_object_set_new(s->ctl_dirty, ev->ns, json_true());
+	} else if (s->ctl_dirty) {
+		/* A Service, or one of its slices: only that service's slice can change. */
+		const char *svc = ev->name;
+		if (!strcmp(kind, "EndpointSlice")) {
+			const json_t *o = ev->obj ? ev->obj : ev->prev;
+			svc = json_string_value(json_object_get(json_object_get(json_object_get(o, "metadata"), "labels"),
+								"kubernetes.io/service-name"));
+		}
+		if (svc) {
+			char *key = xasprintf("%s/%s", ev->ns, svc);
+			json_object_set_new(s->ctl_dirty_svcs, key, json_true());
+			free(key);
+		}
+	}
 	if (!strcmp(kind, "Service") && ev->obj && ev->type != STORE_DELETED &&
 	    !strcmp(json_string_value(json_object_get(json_object_get(ev->obj, "spec"), "type")) ?: "", "LoadBalancer") &&
 	    !has_ingress_ip(ev->obj))
@@ -437,19 +451,55 @@ static void reconcile_namespace(struct apiserver *s, const char *only_ns)
 	json_decref(pods);
 }
 
+/* The Services named in dirty ("ns/name"), each against its namespace's pods, except
+ * in namespaces a full pass covers. */
+static void reconcile_services(struct apiserver *s, const json_t *dirty, const json_t *full)
+{
+	json_t *pods = json_array();
+	char *pods_ns = NULL;
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)dirty, key, v) {
+		const char *slash = strchr(key, '/');
+		if (!slash)
+			continue;
+		char *ns = xstrndup(key, (size_t)(slash - key));
+		const struct skind *k = schema_kind_lookup(s->schema, "services");
+		json_t *svc = full && json_object_get(full, ns) ? NULL : objects_get(s, k, ns, slash + 1);
+		if (svc) {
+			if (!pods_ns || strcmp(pods_ns, ns)) {
+				json_array_clear(pods);
+				store_list(s->store, "pods", ns, NULL, NULL, 0, collect, pods);
+				free(pods_ns);
+				pods_ns = xstrdup(ns);
+			}
+			if (txn_begin(s) == 0) {
+				reconcile_service(s, svc, pods);
+				txn_commit(s);
+			}
+		}
+		json_decref(svc);
+		free(ns);
+	}
+	free(pods_ns);
+	json_decref(pods);
+}
+
 void controllers_tick(struct apiserver *s)
 {
 	/* The first pass covers everything; later ones only the namespaces whose pods,
 	 * services, deployments or slices changed since (our own writes included, until
 	 * they change nothing). A write elsewhere in a large cluster costs nothing here. */
 	bool all = !s->ctl_dirty;
-	json_t *dirty = s->ctl_dirty;
+	json_t *dirty = s->ctl_dirty, *dirty_svcs = s->ctl_dirty_svcs;
 	const char *ns;
 	json_t *v;
 
-	if (!all && !json_object_size(dirty) && !s->ctl_lb_wanted)
+	if (!all && !json_object_size(dirty) && !json_object_size(dirty_svcs) && !s->ctl_lb_wanted)
 		return;
 	s->ctl_dirty = json_object();
+	s->ctl_dirty_svcs = json_object();
 	if (s->cfg.has_lb_pool && (all || s->ctl_lb_wanted)) {
 		json_t *svcs = json_array();
 		s->ctl_lb_wanted = false;
@@ -457,10 +507,13 @@ void controllers_tick(struct apiserver *s)
 		assign_lb_ips(s, svcs);
 		json_decref(svcs);
 	}
-	if (all)
+	if (all) {
 		reconcile_namespace(s, NULL);
-	else
+	} else {
 		json_object_foreach(dirty, ns, v)
 			reconcile_namespace(s, ns);
+		reconcile_services(s, dirty_svcs, dirty);
+	}
 	json_decref(dirty);
+	json_decref(dirty_svcs);
 }

@@ -72,7 +72,8 @@ struct apiserver {
 	bool fields_final;
 	/* Controllers' work list: namespaces with changes since their last pass (NULL
 	 * before the first pass: all), and whether a LoadBalancer waits for an address. */
-	json_t *ctl_dirty;
+	json_t *ctl_dirty;      /* namespaces whose pods or deployments changed: a full pass there */
+	json_t *ctl_dirty_svcs; /* "ns/name" of Services (or their slices) that changed: that service only */
 	bool ctl_lb_wanted;
 	struct row_cache *rows; /* rendered Table rows (table.c) */
 };

@@ -238,6 +238,7 @@ int server_main(int argc, char **argv)
 	rc = loop_run(s->loop) < 0 ? 1 : 0;
 	watch_close_all(s);
 	json_decref(s->ctl_dirty);
+	json_decref(s->ctl_dirty_svcs);
 	table_cache_free(s->rows);
 	for (size_t i = 0; i < s->cfg.nlisten; i++)
 		if (str_has_prefix(s->cfg.listen[i], "unix://"))
