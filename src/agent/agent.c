@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../lib/proc.h"
@@ -75,8 +76,24 @@ static void heartbeat(struct loop *l, void *ctx)
 
 	(void)l;
 	node_register(a);
-	if (a->vxlan)
-		node_publish_vtep(a);
+	node_publish(a);
+}
+
+/* The node API (exec, attach, logs for this node's pods): a helper that ends with the
+ * agent; restarted when it dies. */
+static void start_node_api(struct agent *a)
+{
+	char *sock = xasprintf("%s/node-api.sock", a->state), *listen = xasprintf("unix://%s", sock);
+	char *log = xasprintf("%s/node-api.log", a->state);
+	const char *argv[] = { a->self, "server", "--node-api", "--state", a->state, "--listen", listen, NULL };
+
+	unlink(sock);
+	a->node_api_pid = proc_helper(argv, log);
+	free(a->node_api_url);
+	a->node_api_url = xasprintf("unix://%s", sock);
+	free(sock);
+	free(listen);
+	free(log);
 }
 
 static void tick(struct loop *l, void *ctx)
@@ -85,6 +102,8 @@ static void tick(struct loop *l, void *ctx)
 
 	(void)l;
 	supervise_reap(a);
+	if (a->node_api_pid <= 0)
+		start_node_api(a);
 	/* A pod whose start failed (CNI, namespace) is tried again. */
 	pods_reconcile(a);
 }
@@ -126,6 +145,7 @@ static int run(struct agent *a)
 	}
 	a->routes = json_object();
 	loop_add(a->loop, sfd, 1 /* EPOLLIN */, on_signal, a);
+	start_node_api(a);
 	heartbeat(a->loop, a);
 	char *sel = xasprintf("fieldSelector=spec.nodeName%%3D%s", a->node);
 	a->nodes = informer_new(&a->cl, "/api/v1/nodes", NULL);
@@ -141,6 +161,11 @@ static int run(struct agent *a)
 	loop_every(a->loop, 500, tick, a);
 	loop_every(a->loop, 5000, housekeeping, a);
 	int rc = loop_run(a->loop);
+	if (a->node_api_pid > 0) {
+		kill(a->node_api_pid, SIGTERM);
+		waitpid(a->node_api_pid, NULL, 0);
+	}
+	free(a->node_api_url);
 	informer_free(a->nodes);
 	informer_free(a->services);
 	informer_free(a->slices);

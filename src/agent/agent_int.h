@@ -56,6 +56,8 @@ struct agent {
 	struct pod *pods;
 	size_t npods;
 	struct agent_svc svc;
+	pid_t node_api_pid; /* `tulle server --node-api` serving exec, attach and logs */
+	char *node_api_url;
 };
 
 /* agent.c */
@@ -68,7 +70,8 @@ json_t *agent_api(struct agent *a, const char *method, const char *path, json_t 
 /* node.c */
 int node_setup_vxlan(struct agent *a);
 void node_register(struct agent *a);
-void node_publish_vtep(struct agent *a);
+/* The Node's annotations: the VTEP's MAC (overlay) and where the node API listens. */
+void node_publish(struct agent *a);
 void node_sync_routes(struct agent *a);
 
 /* pods.c */

@@ -75,11 +75,16 @@ int node_setup_vxlan(struct agent *a)
 	return m ? 0 : -1;
 }
 
-void node_publish_vtep(struct agent *a)
+void node_publish(struct agent *a)
 {
 	int code;
 	char *path = xasprintf("/api/v1/nodes/%s", a->node);
-	json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", "tulle.io/vtep-mac", a->vtep_mac);
+	json_t *ann = json_object();
+	if (a->vxlan)
+		json_object_set_new(ann, "tulle.io/vtep-mac", json_string(a->vtep_mac));
+	if (a->node_api_url)
+		json_object_set_new(ann, "tulle.io/node-api", json_string(a->node_api_url));
+	json_t *patch = json_pack("{s:{s:o}}", "metadata", "annotations", ann);
 	json_decref(agent_api(a, "PATCH", path, patch, "application/merge-patch+json", &code));
 	json_decref(patch);
 	free(path);

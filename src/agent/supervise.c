@@ -237,7 +237,9 @@ void supervise_reap(struct agent *a)
 	int st;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == a->node_api_pid)
+			a->node_api_pid = 0; /* restarted on the next tick */
 		for (size_t k = 0; k < a->npods; k++)
 			if (a->pods[k].pid == pid) {
 				struct pod *p = &a->pods[k];
@@ -253,6 +255,7 @@ void supervise_reap(struct agent *a)
 					p->restarts++;
 				}
 			}
+	}
 	for (size_t k = 0; k < a->npods; k++) {
 		struct pod *p = &a->pods[k];
 		if (p->ip[0] && p->pid > 0 && kill(p->pid, 0) < 0) {

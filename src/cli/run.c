@@ -154,6 +154,14 @@ int cmd_exec(int argc, char **argv)
 	return exec_in(cluster, pod, argv + optind + 1, true);
 }
 
+static int print_line(void *ctx, const char *line)
+{
+	(void)ctx;
+	printf("%s\n", line);
+	fflush(stdout);
+	return 0;
+}
+
 int cmd_logs(int argc, char **argv)
 {
 	static const struct option opts[] = { { "tail", required_argument, NULL, 'T' }, { "follow", no_argument, NULL, 'f' },
@@ -173,27 +181,53 @@ int cmd_logs(int argc, char **argv)
 			return 2;
 		}
 	}
-	char *cluster = current_cluster();
-	if (optind >= argc || !cluster) {
-		fprintf(stderr, "usage: tulle logs POD|deployment/NAME [-f] [--tail=N] [-n NS] (local cluster)\n");
+	if (optind >= argc) {
+		fprintf(stderr, "usage: tulle logs POD|deployment/NAME [-f] [--tail=N] [-n NS]\n");
 		return 2;
 	}
 	struct client cl;
 	if (cli_connect(&cl, &o) < 0)
 		return 1;
-	json_t *pod = find_pod(&cl, o.ns ? o.ns : "default", argv[optind]);
-	client_free(&cl);
-	if (!pod)
+	const char *ns = o.ns ? o.ns : "default";
+	json_t *pod = find_pod(&cl, ns, argv[optind]);
+	if (!pod) {
+		client_free(&cl);
 		return 1;
-	char *nstate = paths_node(cluster, json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")) ?: "");
-	char *log = paths_pod_log(nstate, json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")) ?: "");
-	free(nstate);
-	char tailn[16];
-	snprintf(tailn, sizeof(tailn), "%d", tail < 0 ? 1000000 : tail);
-	const char *av[] = { "tail", "-n", tailn, follow ? "-F" : log, follow ? log : NULL, NULL };
-	execvp("tail", (char *const *)av);
-	fprintf(stderr, "error: cannot read %s\n", log);
-	return 1;
+	}
+	/* pods/log, as kubectl asks for it: the server sends it on to the pod's node. */
+	char tailq[32] = "";
+	if (tail >= 0)
+		snprintf(tailq, sizeof(tailq), "&tailLines=%d", tail);
+	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s/log?follow=%s%s", ns,
+			       json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")),
+			       follow ? "true" : "false", tailq);
+	json_decref(pod);
+	int rc = 0;
+	char *err = NULL;
+	if (follow) {
+		rc = client_stream(&cl, path, print_line, NULL, &err) < 0 ? 1 : 0;
+	} else {
+		struct http_msg resp;
+		if (client_do(&cl, "GET", path, NULL, NULL, 0, &resp, &err) < 0) {
+			rc = 1;
+		} else {
+			if (resp.status != 200) {
+				json_t *st = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
+				cli_print_status(st, resp.status, NULL);
+				json_decref(st);
+				rc = 1;
+			} else {
+				fwrite(resp.body ? resp.body : "", 1, resp.body_len, stdout);
+			}
+			http_msg_free(&resp);
+		}
+	}
+	if (err)
+		fprintf(stderr, "error: %s\n", err);
+	free(err);
+	free(path);
+	client_free(&cl);
+	return rc;
 }
 
 int cmd_run(int argc, char **argv)

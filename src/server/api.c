@@ -1051,9 +1051,38 @@ static void object_verb(struct conn *c, struct http_msg *req, struct route *r)
 	method_not_allowed(c, req);
 }
 
+/* A node's API: health, and the subresources that run in a pod (exec, attach, log). */
+static void node_route(struct conn *c, struct http_msg *req)
+{
+	struct route r = { 0 };
+
+	if (!strcmp(req->path, "/healthz")) {
+		respond_ok(c, req, NULL);
+		return;
+	}
+	const struct api_subresource *sr = NULL;
+	if (route_parse(c->srv, req->path, &r) == R_RESOURCE && r.sub && r.name && is_pod(r.kind))
+		for (size_t i = 0; i < api_nsubresources && !sr; i++)
+			if (!strcmp(api_subresources[i].name, r.sub) && api_subresources[i].fn != object_verb &&
+			    api_subresources[i].fn != scale_route)
+				sr = &api_subresources[i];
+	if (!sr)
+		not_found(c, req);
+	else if (!api_method_in(sr->methods, req->method))
+		method_not_allowed(c, req);
+	else
+		sr->fn(c, req, &r);
+	route_free(&r);
+}
+
 static void route_request(struct conn *c, struct http_msg *req)
 {
 	struct route r = { 0 };
+
+	if (c->srv->cfg.node_api) {
+		node_route(c, req);
+		return;
+	}
 
 	for (size_t i = 0; i < ARRAY_SIZE(fixed_routes); i++) {
 		bool at = fixed_routes[i].prefix ? str_has_prefix(req->path, fixed_routes[i].path)

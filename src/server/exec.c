@@ -1,8 +1,14 @@
 #define _GNU_SOURCE 1
 #include "exec.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <pty.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +31,7 @@
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 struct exec_session {
+	int upstream;              /* proxied to the pod's node: its connection, else -1 */
 	bool plain;                /* a pods/log follow: chunked text, not WebSocket frames */
 	pid_t pid;
 	int in_fd, out_fd, err_fd; /* -1 when closed or not asked for */
@@ -138,38 +145,180 @@ static const char *last_lines(const char *text, size_t len, long n)
 {
 	if (n < 0)
 		return text;
+	if (n == 0)
+		return text + len;
 	const char *p = text + len;
 	if (p > text && p[-1] == '\n')
 		p--;
 	while (p > text) {
-		if (p[-1] == '\n' && n-- == 0)
+		if (p[-1] == '\n' && --n == 0)
 			break;
 		p--;
 	}
-	return n < 0 ? p : text;
+	return p;
 }
 
-/* The pod's process (0 when not running) and log file; false after answering 404. */
+/* Node API: the pod's process (0 when not running) and log file, from the agent's
+ * records in the node's state directory; false after answering 404. */
 static bool find_pod_process(struct conn *c, const struct http_msg *req, const char *ns, const char *name,
 			     pid_t *pid, char **log_path)
 {
-	const struct skind *pk = schema_kind_lookup(c->srv->schema, "pods");
-	json_t *pod = objects_get(c->srv, pk, ns, name);
+	char *dir = xasprintf("%s/pods", c->srv->cfg.state_dir);
+	DIR *d = opendir(dir);
+	struct dirent *de;
 
 	*log_path = NULL;
-	if (!pod) {
+	*pid = 0;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || strchr(de->d_name, '.'))
+			continue; /* UID files only, not UID.log or UID.resolv.conf */
+		char *rec = paths_pod_record(c->srv->cfg.state_dir, de->d_name);
+		struct pod_record r;
+		bool mine = agent_read_record(rec, &r) == 0 && !strcmp(r.ns, ns) && !strcmp(r.name, name);
+		free(rec);
+		if (!mine)
+			continue;
+		*pid = r.pid > 1 && kill(r.pid, 0) == 0 ? r.pid : 0;
+		*log_path = paths_pod_log(c->srv->cfg.state_dir, de->d_name);
+		break;
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	if (!*log_path) {
+		const struct skind *pk = schema_kind_lookup(c->srv->schema, "pods");
 		conn_respond_json(c, req, 404, status_not_found(pk, name));
 		return false;
 	}
-	*pid = exec_pod_process(c->srv, pod, log_path);
-	json_decref(pod);
 	return true;
+}
+
+/* ---- the API server's side: the request goes to the node that runs the pod ---- */
+
+static void upstream_event(struct loop *l, int fd, uint32_t events, void *ctx)
+{
+	struct conn *c = ctx;
+	char buf[32768];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	(void)events;
+	if (n > 0) {
+		sb_add(&c->out, buf, (size_t)n);
+		conn_flush(c);
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	/* The node ended its answer: so does this connection, once it is written. */
+	loop_del(l, fd);
+	close(fd);
+	c->exec->upstream = -1;
+	c->close_after_flush = true;
+	conn_flush(c);
+}
+
+static int connect_node(const char *url)
+{
+	int fd = -1;
+
+	if (str_has_prefix(url, "unix://")) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		if (strlen(url + 7) >= sizeof(sa.sun_path))
+			return -1;
+		strcpy(sa.sun_path, url + 7);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	} else if (str_has_prefix(url, "tcp://")) {
+		char host[64];
+		unsigned port;
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+		if (sscanf(url + 6, "%63[^:]:%u", host, &port) != 2 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+			return -1;
+		sa.sin_port = htons((uint16_t)port);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	return fd;
+}
+
+/* Sends the request on to the node API of the pod's node (the Node's
+ * tulle.io/node-api annotation) and relays bytes both ways from then on: a WebSocket
+ * upgrade, a log stream or a plain answer, whatever the node says. */
+static void proxy_to_node(struct conn *c, const struct http_msg *req, const char *ns, const char *name)
+{
+	const struct skind *pk = schema_kind_lookup(c->srv->schema, "pods");
+	const struct skind *nk = schema_kind_lookup(c->srv->schema, "nodes");
+	json_t *pod = objects_get(c->srv, pk, ns, name), *node = NULL;
+	const char *node_name = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+
+	if (!pod) {
+		conn_respond_json(c, req, 404, status_not_found(pk, name));
+		return;
+	}
+	if (!node_name) {
+		json_decref(pod);
+		fail(c, req, 400, "BadRequest", "the pod is not scheduled to a node yet");
+		return;
+	}
+	node = objects_get(c->srv, nk, "", node_name);
+	const char *url = json_string_value(json_object_get(json_object_get(json_object_get(node, "metadata"),
+									      "annotations"), "tulle.io/node-api"));
+	int fd = url ? connect_node(url) : -1;
+	if (fd < 0) {
+		char *msg = url ? xasprintf("cannot reach the node API of node %s at %s (is its agent running?)", node_name, url)
+				: xasprintf("node %s publishes no node API (annotation tulle.io/node-api; is its agent running?)",
+					    node_name);
+		fail(c, req, 502, "ServiceUnavailable", msg);
+		free(msg);
+		json_decref(pod);
+		json_decref(node);
+		return;
+	}
+	json_decref(pod);
+	json_decref(node);
+	/* The request as it came, but one request per node connection. */
+	struct strbuf sb;
+	bool upgrade = http_get_header(req, "Upgrade") != NULL;
+	sb_init(&sb);
+	sb_printf(&sb, "%s %s HTTP/1.1\r\n", req->method, req->target);
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (strcasecmp(req->headers[i].name, "Connection") && strcasecmp(req->headers[i].name, "Authorization"))
+			sb_printf(&sb, "%s: %s\r\n", req->headers[i].name, req->headers[i].value);
+	sb_printf(&sb, "Connection: %s\r\n\r\n", upgrade ? "Upgrade" : "close");
+	if (req->body_len)
+		sb_add(&sb, req->body, req->body_len);
+	size_t off = 0;
+	while (off < sb.len) {
+		ssize_t w = send(fd, sb.buf + off, sb.len - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	sb_free(&sb);
+	struct exec_session *e = xcalloc(1, sizeof(*e));
+	e->upstream = fd;
+	e->in_fd = e->out_fd = e->err_fd = -1;
+	sb_init(&e->rx);
+	c->exec = e;
+	c->streaming = true;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	loop_add(c->srv->loop, fd, EPOLLIN, upstream_event, c);
 }
 
 void exec_log(struct conn *c, const struct http_msg *req, const char *ns, const char *name)
 {
 	char *log_path;
 	pid_t pid;
+	if (!c->srv->cfg.node_api) {
+		proxy_to_node(c, req, ns, name);
+		return;
+	}
 	if (!find_pod_process(c, req, ns, name, &pid, &log_path))
 		return;
 	char *f = http_query_param(req->query, "follow"), *tl = http_query_param(req->query, "tailLines");
@@ -214,6 +363,7 @@ void exec_log(struct conn *c, const struct http_msg *req, const char *ns, const 
 	free(log_path);
 	close(outp[1]);
 	struct exec_session *e = xcalloc(1, sizeof(*e));
+	e->upstream = -1;
 	e->plain = true;
 	e->pid = child;
 	e->in_fd = e->err_fd = -1;
@@ -225,27 +375,6 @@ void exec_log(struct conn *c, const struct http_msg *req, const char *ns, const 
 	loop_add(c->srv->loop, e->out_fd, EPOLLIN, out_event, c);
 	conn_flush(c);
 }
-
-/* The pod's process, from the agent's record beside the server's state (local cluster:
- * STATE/../nodes/NODE/pods/UID). */
-pid_t exec_pod_process(struct apiserver *s, const json_t *pod, char **log_path)
-{
-	const char *uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
-	const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
-	if (log_path)
-		*log_path = NULL;
-	if (!uid || !node)
-		return 0;
-	char *nstate = xasprintf("%s/../nodes/%s", s->cfg.state_dir, node), *rec = paths_pod_record(nstate, uid);
-	struct pod_record r;
-	pid_t pid = agent_read_record(rec, &r) == 0 ? r.pid : 0;
-	if (log_path)
-		*log_path = paths_pod_log(nstate, uid);
-	free(rec);
-	free(nstate);
-	return pid > 1 && kill(pid, 0) == 0 ? pid : 0;
-}
-
 
 /* exec: the request's command (command=... repeated) under nsenter in the pod's
  * network, UTS and mount namespaces; NULL when there is no command. */
@@ -297,6 +426,10 @@ static char **attach_argv(pid_t target, const char *log_path)
 
 void exec_start(struct conn *c, const struct http_msg *req, const char *ns, const char *name, bool attach)
 {
+	if (!c->srv->cfg.node_api) {
+		proxy_to_node(c, req, ns, name);
+		return;
+	}
 	const char *key = http_get_header(req, "Sec-WebSocket-Key");
 	const char *protos = http_get_header(req, "Sec-WebSocket-Protocol");
 	if (!key || !protos) {
@@ -359,6 +492,7 @@ void exec_start(struct conn *c, const struct http_msg *req, const char *ns, cons
 		free(argv[i]);
 	free(argv);
 	struct exec_session *e = xcalloc(1, sizeof(*e));
+	e->upstream = -1;
 	e->pid = pid;
 	e->tty = tty;
 	sb_init(&e->rx);
@@ -399,6 +533,25 @@ void exec_start(struct conn *c, const struct http_msg *req, const char *ns, cons
 void exec_feed(struct conn *c, const char *buf, size_t len)
 {
 	struct exec_session *e = c->exec;
+	if (e->upstream >= 0) {
+		/* Proxied: the node decodes the frames. */
+		while (len) {
+			ssize_t w = send(e->upstream, buf, len, MSG_NOSIGNAL);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0 && errno == EAGAIN) {
+				/* A short stall: wait for room (the client's input is small: keys, resizes). */
+				struct pollfd p = { .fd = e->upstream, .events = POLLOUT };
+				poll(&p, 1, 1000);
+				continue;
+			}
+			if (w <= 0)
+				break;
+			buf += w;
+			len -= (size_t)w;
+		}
+		return;
+	}
 	sb_add(&e->rx, buf, len);
 	for (;;) {
 		const unsigned char *p = (const unsigned char *)e->rx.buf;
@@ -472,6 +625,11 @@ void exec_release(struct conn *c)
 	struct exec_session *e = c->exec;
 	if (!e)
 		return;
+	if (e->upstream >= 0) {
+		loop_del(c->srv->loop, e->upstream);
+		close(e->upstream);
+		e->upstream = -1;
+	}
 	if (e->pid > 0) {
 		kill(-e->pid, SIGKILL);
 		kill(e->pid, SIGKILL);

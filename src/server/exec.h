@@ -1,7 +1,10 @@
-/* pods/exec and pods/attach over WebSocket (the v5.channel.k8s.io protocol kubectl
- * tries first): the connection upgrades, a process runs in the pod's namespaces, and
- * its stdin/stdout/stderr travel as channel-prefixed binary frames; the exit status
- * ends the stream as a Status on the error channel. */
+/* pods/exec, pods/attach and pods/log, as the kubelet serves them. The API server
+ * sends each such request on to the node API of the pod's node (`tulle server
+ * --node-api`, started by the agent, published on the Node as tulle.io/node-api) and
+ * relays the bytes. The node API runs the process in the pod's namespaces: over
+ * WebSocket (the v5.channel.k8s.io protocol kubectl tries first, and v4) the
+ * connection upgrades, stdin/stdout/stderr travel as channel-prefixed binary frames,
+ * and the exit status ends the stream as a Status on the error channel. */
 #ifndef TULLE_EXEC_H
 #define TULLE_EXEC_H
 
@@ -10,10 +13,6 @@
 #include "conn.h"
 
 struct skind;
-/* The pod's main process (0 when not running) from the agent's record, and its log
- * file (caller frees; may be NULL). Local cluster only: the records sit beside the
- * server's state directory. */
-pid_t exec_pod_process(struct apiserver *s, const json_t *pod, char **log_path);
 /* Answers the upgrade request (or an error Status) for pod ns/name. */
 void exec_start(struct conn *c, const struct http_msg *req, const char *ns, const char *name, bool attach);
 /* pods/log: the pod's output (tailLines=N), following it (follow=true) as a chunked

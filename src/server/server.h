@@ -48,6 +48,9 @@ struct server_config {
 	bool has_lb_pool;
 	char *pki_dir; /* certificates for HTTPS listeners (default STATE/pki) */
 	bool durable;
+	/* A node's API (the kubelet's part): no store; pods/exec, attach and log for the
+	 * pods whose records are in state_dir/pods, found by namespace and name. */
+	bool node_api;
 	int64_t history; /* events kept for watch resumption */
 };
 

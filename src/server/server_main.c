@@ -78,7 +78,9 @@ static void usage(FILE *f)
 		"                      when missing; clients with a certificate it signed need no token)\n"
 		"  --history N         watch events kept for resumption (default 100000)\n"
 		"  --no-fsync          do not fsync every commit (faster; a power cut may lose\n"
-		"                      the last commits)\n");
+		"                      the last commits)\n"
+		"  --node-api          serve a node's pods (exec, attach, log) from the agent's\n"
+		"                      records in DIR, as the kubelet does; the agent starts it\n");
 }
 
 static int load_or_make_token(struct apiserver *s, const char *file)
@@ -118,6 +120,7 @@ int server_main(int argc, char **argv)
 		{ "lb-pool", required_argument, NULL, 'L' },
 		{ "pki-dir", required_argument, NULL, 'P' },
 		{ "no-fsync", no_argument, NULL, 'F' },
+		{ "node-api", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -150,6 +153,7 @@ int server_main(int argc, char **argv)
 			s->cfg.has_lb_pool = true;
 			break;
 		case 'F': s->cfg.durable = false; break;
+		case 'N': s->cfg.node_api = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -174,6 +178,10 @@ int server_main(int argc, char **argv)
 		s->cfg.listen = xmalloc(sizeof(char *));
 		s->cfg.listen[s->cfg.nlisten++] = xasprintf("unix://%s/api.sock", s->cfg.state_dir);
 	}
+	s->schema = schema_get();
+	s->loop = loop_new();
+	if (s->cfg.node_api)
+		goto listen;
 	char *db = xasprintf("%s/state.db", s->cfg.state_dir);
 	if (store_open_sqlite(db, s->cfg.durable, &s->store, &err) < 0) {
 		fprintf(stderr, "tulle server: %s\n", err);
@@ -182,12 +190,11 @@ int server_main(int argc, char **argv)
 		return 1;
 	}
 	free(db);
-	s->schema = schema_get();
-	s->loop = loop_new();
 	if (alloc_rebuild(s) < 0 || objects_bootstrap(s) < 0) {
 		fprintf(stderr, "tulle server: cannot initialise the store in %s\n", s->cfg.state_dir);
 		goto out;
 	}
+listen:;
 	bool any_tcp = false, any_tls = false;
 	for (size_t i = 0; i < s->cfg.nlisten; i++) {
 		any_tcp |= str_has_prefix(s->cfg.listen[i], "tcp://") || str_has_prefix(s->cfg.listen[i], "https://");
@@ -213,15 +220,18 @@ int server_main(int argc, char **argv)
 		sb_printf(&urls, "%s\n", bound);
 		free(bound);
 	}
-	/* Clients find the server through these files (first line = preferred URL). */
+	/* Clients find the server through these files (first line = preferred URL); a
+	 * node API is found through its Node's annotation instead. */
 	char *url_path = xasprintf("%s/server.url", s->cfg.state_dir);
-	write_file_atomic(url_path, urls.buf, urls.len, 0644);
+	char *pid_path = xasprintf("%s/server.pid", s->cfg.state_dir);
+	if (!s->cfg.node_api) {
+		write_file_atomic(url_path, urls.buf, urls.len, 0644);
+		char pid[24];
+		snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+		write_file_atomic(pid_path, pid, strlen(pid), 0644);
+	}
 	free(url_path);
 	sb_free(&urls);
-	char *pid_path = xasprintf("%s/server.pid", s->cfg.state_dir);
-	char pid[24];
-	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	write_file_atomic(pid_path, pid, strlen(pid), 0644);
 
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -231,10 +241,15 @@ int server_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	loop_add(s->loop, sfd, EPOLLIN, on_signal, NULL);
-	loop_every(s->loop, 1000, on_tick, s);
-	loop_every(s->loop, 300, on_controllers, s);
-	fprintf(stderr, "tulle server: serving %s (revision %lld)\n", s->cfg.listen[0],
-		(long long)store_rev(s->store));
+	if (!s->cfg.node_api) {
+		loop_every(s->loop, 1000, on_tick, s);
+		loop_every(s->loop, 300, on_controllers, s);
+	}
+	if (s->cfg.node_api)
+		fprintf(stderr, "tulle server: node API on %s for the pods of %s\n", s->cfg.listen[0], s->cfg.state_dir);
+	else
+		fprintf(stderr, "tulle server: serving %s (revision %lld)\n", s->cfg.listen[0],
+			(long long)store_rev(s->store));
 	rc = loop_run(s->loop) < 0 ? 1 : 0;
 	watch_close_all(s);
 	json_decref(s->ctl_dirty);
@@ -243,11 +258,13 @@ int server_main(int argc, char **argv)
 	for (size_t i = 0; i < s->cfg.nlisten; i++)
 		if (str_has_prefix(s->cfg.listen[i], "unix://"))
 			unlink(s->cfg.listen[i] + 7);
-	unlink(pid_path);
+	if (!s->cfg.node_api)
+		unlink(pid_path);
 	free(pid_path);
 	close(sfd);
 out:
-	store_close(s->store);
+	if (s->store)
+		store_close(s->store);
 	alloc_free(&s->cluster_ips);
 	alloc_free(&s->node_ports);
 	return rc;

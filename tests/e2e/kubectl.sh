@@ -74,6 +74,8 @@ check "kubectl rollout status waits for the rolling update to finish" \
 kill $poll; wait $poll 2>/dev/null
 check "... which kept 3 pods ready throughout and ends with 3 pods of the new template" \
   bash -c "[ \$(grep -c . '$WORK/ready') -gt 3 ] && [ \$(sort -n '$WORK/ready' | head -1) -ge 3 ] && [ \$(kubectl get pods -l app=web -o jsonpath='{.items[*].metadata.labels.pod-template-hash}' | tr ' ' '\n' | sort | uniq -c | awk '{print \$1}') = 3 ]"
+[ "$(sort -n "$WORK/ready" | head -1)" -ge 3 ] 2>/dev/null ||
+  echo "  readyReplicas sampled: $(tr '\n' ' ' <"$WORK/ready"); pods: $(kubectl get pods -l app=web --no-headers 2>&1 | tr '\n' ';')" >&2
 
 # kubectl's typed clients send protobuf (create, expose, run).
 check "kubectl create namespace (protobuf body)" bash -c "kubectl create namespace lab | grep -qx 'namespace/lab created'"
