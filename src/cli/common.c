@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../api/validate.h"
+#include "../lib/proc.h"
 
 char *api_path(const struct skind *k, const char *ns, const char *name)
 {
@@ -74,15 +75,9 @@ int netns_exec(const char *ns, char *const *argv, bool replace)
 		free(av);
 		return 127;
 	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		execvp("ip", (char *const *)av);
-		_exit(127);
-	}
-	int st = 0;
-	waitpid(pid, &st, 0);
+	int rc = proc_run(av, NULL);
 	free(av);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	return rc < 0 ? 127 : rc;
 }
 
 void cli_print_status(const json_t *body, int code, const char *prefix)

@@ -1,0 +1,94 @@
+/* Running programs: exit codes, captured output, stdin, environment, a helper that
+ * ends with its parent, and the signal mask a child starts with. */
+#include "testhelp.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "util.h"
+
+static void exit_codes_and_output(void)
+{
+	char *out = NULL;
+	struct proc_opts o = { .out = &out };
+
+	CHECK(proc_run((const char *const[]){ "sh", "-c", "echo out; echo err >&2; exit 3", NULL }, &o) == 3);
+	CHECK(out && strstr(out, "out\n") && strstr(out, "err\n"));
+	free(out);
+	CHECK(PROC_RUN("true") == 0);
+	CHECK(PROC_RUN("sh", "-c", "kill -TERM $$") == 128 + SIGTERM);
+	/* A program that does not exist: 127, as a shell says. */
+	CHECK(PROC_RUN("/nonexistent/tulle-no-such-program") == 127);
+	/* A namespace that cannot be entered: 127 before anything runs. */
+	struct proc_opts bad = { .netns = "/nonexistent/netns", .quiet = true };
+	CHECK(proc_run((const char *const[]){ "true", NULL }, &bad) == 127);
+}
+
+static void input_and_environment(void)
+{
+	char *out = NULL;
+	const char *env[] = { "TULLE_PROC_TEST=forty-two", NULL };
+	/* More input than a pipe holds, so the writer must not deadlock against the reader. */
+	char *big = xmalloc(200001);
+	memset(big, 'x', 200000);
+	big[200000] = 0;
+	struct proc_opts o = { .env = env, .input = big, .out = &out };
+	CHECK(proc_run((const char *const[]){ "sh", "-c", "wc -c; echo $TULLE_PROC_TEST", NULL }, &o) == 0);
+	CHECK(out && strstr(out, "200000") && strstr(out, "forty-two"));
+	free(out);
+	free(big);
+}
+
+static void children_start_with_no_blocked_signals(void)
+{
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	char *out = NULL;
+	struct proc_opts o = { .out = &out };
+	/* SigBlk of the child's shell: all zero when nothing is blocked. */
+	CHECK(proc_run((const char *const[]){ "sh", "-c", "grep SigBlk /proc/self/status", NULL }, &o) == 0);
+	CHECK(out && strstr(out, "0000000000000000"));
+	free(out);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+static void helper_ends_with_its_parent(void)
+{
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	pid_t mid = fork();
+	if (mid == 0) {
+		/* The middle process starts a helper, tells its pid, and exits. */
+		pid_t h = proc_helper((const char *const[]){ "sleep", "30", NULL }, "/dev/null");
+		ssize_t w = write(fds[1], &h, sizeof(h));
+		(void)w;
+		_exit(0);
+	}
+	pid_t helper = 0;
+	CHECK(read(fds[0], &helper, sizeof(helper)) == (ssize_t)sizeof(helper));
+	waitpid(mid, NULL, 0);
+	bool gone = false;
+	for (int i = 0; i < 100 && !gone; i++) {
+		gone = kill(helper, 0) < 0;
+		if (!gone)
+			usleep(20000);
+	}
+	CHECK(helper > 0 && gone);
+	if (!gone && helper > 0)
+		kill(helper, SIGKILL);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+int main(void)
+{
+	RUN(exit_codes_and_output);
+	RUN(input_and_environment);
+	RUN(children_start_with_no_blocked_signals);
+	RUN(helper_ends_with_its_parent);
+	return testhelp_done();
+}
