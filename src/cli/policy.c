@@ -54,12 +54,43 @@ static const char *port_text(const struct probe_port *p)
 	return buf;
 }
 
-/* Objects from files (validated, defaulted) or from the server. */
-static int load_cluster(struct pm_cluster *c, char **files, size_t nfiles, const struct common_opts *o)
+/* --ipblock kubernetes|cilium: -1 when not given, else whether ipBlocks skip pods. */
+static int parse_ipblock(const char *s)
+{
+	if (!strcmp(s, "kubernetes"))
+		return 0;
+	if (!strcmp(s, "cilium"))
+		return 1;
+	fprintf(stderr, "error: --ipblock %s: give kubernetes (an ipBlock matches pods by address) or cilium "
+			"(it matches only addresses outside the cluster)\n", s);
+	return -2;
+}
+
+/* The cluster's setting: ConfigMap kube-system/tulle-config, key policy-ipblock. */
+static int live_ipblock(struct client *cl)
+{
+	char *err = NULL;
+	int code = 0;
+	json_t *cm = client_json(cl, "GET", "/api/v1/namespaces/kube-system/configmaps/tulle-config", NULL, NULL,
+				 &code, &err);
+	const char *v = code == 200 ? json_string_value(json_object_get(json_object_get(cm, "data"), "policy-ipblock")) : NULL;
+	int mode = v && !strcmp(v, "cilium") ? 1 : 0;
+	if (v && strcmp(v, "cilium") && strcmp(v, "kubernetes"))
+		fprintf(stderr, "warning: ConfigMap kube-system/tulle-config: policy-ipblock \"%s\" is neither kubernetes "
+				"nor cilium; using kubernetes\n", v);
+	free(err);
+	json_decref(cm);
+	return mode;
+}
+
+/* Objects from files (validated, defaulted) or from the server. ipblock: -1 for the
+ * cluster's setting (kubernetes for files). */
+static int load_cluster(struct pm_cluster *c, char **files, size_t nfiles, const struct common_opts *o, int ipblock)
 {
 	char *err = NULL;
 
 	memset(c, 0, sizeof(*c));
+	c->ipblock_outside_only = ipblock == 1;
 	if (nfiles) {
 		struct manifest m;
 		if (manifest_load(&m, files, nfiles, false, NULL)) {
@@ -93,6 +124,8 @@ static int load_cluster(struct pm_cluster *c, char **files, size_t nfiles, const
 	struct client cl;
 	if (cli_connect(&cl, o) < 0)
 		return -1;
+	if (ipblock < 0)
+		c->ipblock_outside_only = live_ipblock(&cl) == 1;
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
 		const struct skind *k = schema_kind_lookup(schema_get(), kinds[i]);
 		char *path = api_path(k, NULL, NULL);
@@ -155,7 +188,8 @@ static bool declares(const struct pm_pod *p, const struct probe_port *pp)
 
 static void usage_matrix(FILE *f)
 {
-	fprintf(f, "usage: tulle policy matrix [-f FILE]... [--port PORT/PROTO]... [-n NS] [-o table|json]\n"
+	fprintf(f, "usage: tulle policy matrix [-f FILE]... [--port PORT/PROTO]... [-n NS] [--ipblock kubernetes|cilium]\n"
+		   "       [-o table|json]\n"
 		   "Reachability of every ordered pair of pods (a pod to itself included). Without\n"
 		   "--port, each destination is probed on the ports it declares. Without -f, the\n"
 		   "live cluster is read from the server. -n shows only that namespace's pods (the\n"
@@ -168,10 +202,11 @@ static int cmd_matrix(int argc, char **argv)
 		{ "filename", required_argument, NULL, 'f' }, { "port", required_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' }, { "server", required_argument, NULL, 's' },
 		{ "token", required_argument, NULL, 't' }, { "namespace", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "ipblock", required_argument, NULL, 'I' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct common_opts o = { 0 };
 	const char *only_ns = NULL;
+	int ipblock = -1;
 	char **files = NULL;
 	size_t nfiles = 0, nports = 0;
 	struct probe_port ports[64];
@@ -186,6 +221,12 @@ static int cmd_matrix(int argc, char **argv)
 			files[nfiles++] = optarg;
 			break;
 		case 'n': only_ns = optarg; break;
+		case 'I':
+			if ((ipblock = parse_ipblock(optarg)) < -1) {
+				free(files);
+				return 2;
+			}
+			break;
 		case 'p':
 			if (nports == 64 || parse_port(optarg, &ports[nports]) < 0) {
 				free(files);
@@ -208,7 +249,7 @@ static int cmd_matrix(int argc, char **argv)
 	struct pm_cluster c;
 	struct pe_engine e;
 	char *err;
-	if (load_cluster(&c, files, nfiles, &o) < 0)
+	if (load_cluster(&c, files, nfiles, &o, ipblock) < 0)
 		goto out_files;
 	pe_compile(&e, &c, &err);
 	bool per_dst = nports == 0;
@@ -288,7 +329,9 @@ out_files:
 static void usage_trace(FILE *f)
 {
 	fprintf(f, "usage: tulle policy trace --from NS/POD|IP --to NS/POD|IP|CIDR --port PORT/PROTO|TYPE[.CODE]/ICMP\n"
-		   "       [--http METHOD PATH [--http-header NAME:VALUE]...] [-f FILE]... [-o text|json]\n");
+		   "       [--http METHOD PATH [--http-header NAME:VALUE]...] [-f FILE]... [-o text|json]\n"
+		   "       [--ipblock kubernetes|cilium]  (default: ConfigMap kube-system/tulle-config\n"
+		   "       policy-ipblock on a live cluster, kubernetes for files)\n");
 }
 
 /* "ns/pod" names a pod; anything else must be an address or prefix. */
@@ -341,9 +384,10 @@ static int cmd_trace(int argc, char **argv)
 		{ "to", required_argument, NULL, 'T' }, { "port", required_argument, NULL, 'p' },
 		{ "http", required_argument, NULL, 'H' }, { "output", required_argument, NULL, 'o' },
 		{ "server", required_argument, NULL, 's' }, { "token", required_argument, NULL, 't' },
-		{ "http-header", required_argument, NULL, 'E' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "http-header", required_argument, NULL, 'E' }, { "ipblock", required_argument, NULL, 'I' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
+	int ipblock = -1;
 	struct common_opts o = { 0 };
 	char **files = NULL;
 	const char **headers = NULL;
@@ -376,6 +420,13 @@ static int cmd_trace(int argc, char **argv)
 			}
 			path = argv[optind++];
 			break;
+		case 'I':
+			if ((ipblock = parse_ipblock(optarg)) < -1) {
+				free(files);
+				free(headers);
+				return 2;
+			}
+			break;
 		case 'E':
 			if (!strchr(optarg, ':') || optarg[0] == ':') {
 				fprintf(stderr, "error: --http-header %s: give NAME:VALUE, as X-User:premium\n", optarg);
@@ -407,7 +458,7 @@ static int cmd_trace(int argc, char **argv)
 	char *err;
 	struct pm_ep src, dst;
 	int sp, dp;
-	if (load_cluster(&c, files, nfiles, &o) < 0) {
+	if (load_cluster(&c, files, nfiles, &o, ipblock) < 0) {
 		free(files);
 		free(headers);
 		return 1;

@@ -349,6 +349,7 @@ static void rand_cluster(struct pm_cluster *c, int npol)
 	unsigned nns = 2 + rnd(2);
 
 	memset(c, 0, sizeof(*c));
+	c->ipblock_outside_only = rnd(3) == 0; /* Kubernetes' ipBlock meaning, or Cilium's */
 	json_decref(last_objects);
 	last_objects = json_array();
 	for (unsigned n = 0; n < nns; n++) {

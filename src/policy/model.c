@@ -381,7 +381,7 @@ static struct pm_rule *new_rule(struct pm_policy *p, int dir, int index, const c
 	return r;
 }
 
-static int decode_k8s(struct pm_policy *p, const json_t *spec, char **err)
+static int decode_k8s(struct pm_policy *p, const json_t *spec, bool ipblock_outside_only, char **err)
 {
 	static const char *const lists[2] = { "ingress", "egress" };
 	static const char *const peers[2] = { "from", "to" };
@@ -407,6 +407,7 @@ static int decode_k8s(struct pm_policy *p, const json_t *spec, char **err)
 				json_t *ipb = get(peer, "ipBlock");
 				if (ipb) {
 					struct pm_peer *pp = new_peer(r, PP_CIDR);
+					pp->outside_only = ipblock_outside_only;
 					if (cidr_parse(str(ipb, "cidr"), &pp->cidr, false) < 0) {
 						*err = xasprintf("invalid ipBlock.cidr \"%s\"", str(ipb, "cidr"));
 						return -EINVAL;
@@ -912,7 +913,7 @@ int pm_add(struct pm_cluster *c, const json_t *obj, char **err)
 	p->ns = k == PM_K8S || k == PM_CNP ? xstrdup(ns) : NULL;
 	int rc;
 	if (k == PM_K8S) {
-		rc = decode_k8s(p, spec, err);
+		rc = decode_k8s(p, spec, c->ipblock_outside_only, err);
 	} else if (k == PM_GNP) {
 		rc = decode_gnp(p, spec, err);
 	} else {

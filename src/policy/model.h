@@ -156,6 +156,10 @@ struct pm_sa {
 };
 
 struct pm_cluster {
+	/* How a Kubernetes NetworkPolicy ipBlock treats pods: by address (false: what the
+	 * upstream e2e suite expects, as Calico does) or never (true: as Cilium evaluates
+	 * it, like its own CIDR rules). Set before adding policies. */
+	bool ipblock_outside_only;
 	struct pm_tier *tiers;
 	size_t ntiers;
 	struct pm_sa *sas;

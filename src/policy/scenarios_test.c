@@ -476,6 +476,13 @@ static void cidr_rules_and_cluster_pods(void)
 	CHECK(flow(&c, "default/client", "default/web", "80/TCP") == V_ALLOW);
 	CHECK(flow(&c, "production/frontend", "default/web", "80/TCP") == V_DENY);
 	pm_free(&c);
+	/* The same ipBlock evaluated as Cilium does: pods never, other addresses in it yes. */
+	c.ipblock_outside_only = true;
+	load_files(&c, files);
+	CHECK(flow(&c, "production/frontend", "production/database", "5432/TCP") == V_DENY);
+	CHECK(flow(&c, "10.244.9.9", "production/database", "5432/TCP") == V_ALLOW);
+	CHECK(flow(&c, "default/client", "default/web", "80/TCP") == V_ALLOW); /* Calico nets unchanged */
+	pm_free(&c);
 }
 
 static void unsupported_fields_are_refused(void)

@@ -55,6 +55,11 @@ check "Calico tiers, ICMP, notProtocol, serviceAccounts from the CLI: a Tier wit
   bash -c "'$TULLE' policy trace --from default/client --to default/frontend --port 80/TCP -f '$DATA/seed-pods.yaml' -f '$DATA/calico-tiers.yaml' | grep -q \"tier audit .* defaultAction is Pass\""
 check "... and an ICMP probe (TYPE.CODE/ICMP) against an icmp rule" \
   bash -c "'$TULLE' policy trace --from default/client --to default/web --port 8.0/ICMP -f '$DATA/seed-pods.yaml' -f '$DATA/calico-rules.yaml' | grep -q '^default/client -> default/web ICMP/8.0' && '$TULLE' policy trace --from default/client --to default/web --port 8.1/ICMP -f '$DATA/seed-pods.yaml' -f '$DATA/calico-rules.yaml' | grep -qx 'verdict: DENIED'"
+IPB=(--from production/frontend --to production/database --port 5432/TCP -f "$DATA/seed-pods.yaml" -f "$DATA/cidr-scope.yaml")
+check "an ipBlock matches pods by address (Kubernetes), and not with --ipblock cilium" \
+  bash -c "'$TULLE' policy trace ${IPB[*]@Q} | grep -qx 'verdict: ALLOWED' && '$TULLE' policy trace ${IPB[*]@Q} --ipblock cilium | grep -qx 'verdict: DENIED'"
+check "Cilium's fromCIDR never selects a pod" \
+  bash -c "'$TULLE' policy trace --from production/frontend --to production/backend --port 8080/TCP -f '$DATA/seed-pods.yaml' -f '$DATA/cidr-scope.yaml' | grep -qx 'verdict: DENIED'"
 out=$("$TULLE" policy trace --from nope/x --to secure-app/backend --port 80/TCP "${LAB3[@]}" 2>&1)
 check "an unknown pod is a clear error" grep -q "pod nope/x not found" <<<"$out"
 
@@ -71,4 +76,18 @@ check "without -f the matrix reads the live cluster" \
 check "live: Tier objects and ServiceAccounts are read from the server (defaultAction Pass, a pod's service account)" \
   bash -c "'$TULLE' policy trace --from default/client --to default/frontend --port 80/TCP | grep -q 'defaultAction is Pass' &&
            '$TULLE' policy trace --from default/bot --to default/web --port 80/TCP | grep -qx 'verdict: ALLOWED'"
+"$TULLE" apply -f "$DATA/ipblock-live.yaml" >/dev/null
+# Addresses are status (what an agent reports), written through the status subresource.
+for p in src:10.250.0.1 dst:10.250.0.2; do
+  curl -s --unix-socket "$S/api.sock" -X PATCH -H 'Content-Type: application/merge-patch+json' \
+    -d "{\"status\":{\"podIP\":\"${p#*:}\"}}" "http://x/api/v1/namespaces/ipb/pods/${p%%:*}/status" >/dev/null
+done
+"$TULLE" create namespace kube-system >/dev/null 2>&1
+LIVE=(--from ipb/src --to ipb/dst --port 80/TCP)
+before=$("$TULLE" policy trace "${LIVE[@]}" | tail -1)
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tulle-config, namespace: kube-system}\ndata: {policy-ipblock: cilium}\n' |
+  "$TULLE" apply -f - >/dev/null
+after=$("$TULLE" policy trace "${LIVE[@]}" | tail -1)
+check "live: ConfigMap kube-system/tulle-config policy-ipblock=cilium switches the ipBlock meaning" \
+  bash -c "[ '$before' = 'verdict: ALLOWED' ] && [ '$after' = 'verdict: DENIED' ]"
 check "the server shuts down cleanly (no sanitizer report)" stop_server "$S"
