@@ -1,5 +1,5 @@
-/* `tulle run` (a pod, as kubectl run makes it) and `tulle exec` (a command inside a
- * pod's network namespace on the local cluster). */
+/* `tulle run` (a pod, as kubectl run makes it), `tulle exec` (a command in a pod, over
+ * the API's pods/exec as kubectl does it) and `tulle logs`. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -9,15 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../agent/agent.h"
-#include "../lib/paths.h"
+#include "../client/exec.h"
 #include "cli.h"
-
-/* The current cluster's name: the last part of the state directory it points at. */
-static char *current_cluster(void)
-{
-	return paths_current_cluster();
-}
 
 /* A pod by name, or the first running pod of deployment/NAME. Caller frees. */
 static json_t *find_pod(struct client *cl, const char *ns, const char *ref)
@@ -72,51 +65,21 @@ static json_t *find_pod(struct client *cl, const char *ns, const char *ref)
 	return pod;
 }
 
-/* Runs argv in the pod's network namespace; returns its exit status. */
-static int exec_in(const char *cluster, const json_t *pod, char **argv, bool replace)
+/* Runs argv in the pod through the API (pods/exec, relayed to the pod's node), as
+ * kubectl does; returns the command's exit status. A terminal is used only when our
+ * stdin is one (kubectl's rule), so piped output has no carriage returns. */
+static int exec_via_api(struct client *cl, const char *ns, const json_t *pod, char **argv, bool in, bool tty)
 {
-	const char *uid = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid")) ?: "";
-	const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")) ?: "";
-	char *nstate = paths_node(cluster, node), *rec = paths_pod_record(nstate, uid);
-	char ns[64];
-	struct pod_record r;
+	char *err = NULL;
+	const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")) ?: "";
+	int rc = client_exec(cl, ns, name, argv, in, tty && in && isatty(0), &err);
 
-	/* The agent's record names the pod's process: entering its network and UTS
-	 * namespaces makes `hostname` the pod's name, as in Kubernetes. */
-	int pid = agent_read_record(rec, &r) == 0 ? r.pid : 0;
-	free(rec);
-	free(nstate);
-	if (pid > 1 && kill(pid, 0) == 0) {
-		char target[24];
-		size_t n = 0;
-		snprintf(target, sizeof(target), "%d", pid);
-		while (argv[n])
-			n++;
-		const char **av = xcalloc(n + 8, sizeof(char *));
-		/* Its mount namespace too: the pod's /etc/resolv.conf. */
-		const char *pre[] = { "nsenter", "--target", target, "--net", "--uts", "--mount", "--" };
-		for (size_t i = 0; i < 7; i++)
-			av[i] = pre[i];
-		for (size_t i = 0; i < n; i++)
-			av[7 + i] = argv[i];
-		if (replace) {
-			execvp("nsenter", (char *const *)av);
-			/* fall back to the network namespace alone */
-		} else {
-			pid_t c = fork();
-			if (c == 0) {
-				execvp("nsenter", (char *const *)av);
-				_exit(127);
-			}
-			int st = 0;
-			waitpid(c, &st, 0);
-			free(av);
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-		}
-		free(av);
+	if (rc < 0) {
+		fprintf(stderr, "%s%s\n", str_has_prefix(err ? err : "", "Error from server") ? "" : "error: ", err ? err : "exec failed");
+		free(err);
+		return 1;
 	}
-	agent_pod_netns(cluster, uid, ns);
-	return netns_exec(ns, argv, replace);
+	return rc;
 }
 
 int cmd_exec(int argc, char **argv)
@@ -125,33 +88,36 @@ int cmd_exec(int argc, char **argv)
 	struct common_opts o = { 0 };
 	int c;
 
+	bool in = false, tty = false;
+
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:ith", opts, NULL)) != -1) {
-		if (c == 'i' || c == 't')
-			continue; /* a terminal is passed through as is */
+		if (c == 'i' || c == 't') {
+			*(c == 'i' ? &in : &tty) = true;
+			continue;
+		}
 		if (c == 'h' || !common_option(c, optarg, &o)) {
-			fprintf(stderr, "usage: tulle exec [-n NS] POD -- CMD...\n");
+			fprintf(stderr, "usage: tulle exec [-i] [-t] [-n NS] POD|deployment/NAME -- CMD...\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (optind + 1 >= argc) {
-		fprintf(stderr, "usage: tulle exec [-n NS] POD -- CMD...\n");
+		fprintf(stderr, "usage: tulle exec [-i] [-t] [-n NS] POD|deployment/NAME -- CMD...\n");
 		return 2;
-	}
-	const char *podname = argv[optind];
-	char *cluster = current_cluster();
-	if (!cluster) {
-		fprintf(stderr, "error: exec works on the local cluster; none is current (tulle cluster create)\n");
-		return 1;
 	}
 	struct client cl;
 	if (cli_connect(&cl, &o) < 0)
 		return 1;
-	json_t *pod = find_pod(&cl, o.ns ? o.ns : "default", podname);
-	client_free(&cl);
-	if (!pod)
+	const char *ns = o.ns ? o.ns : "default";
+	json_t *pod = find_pod(&cl, ns, argv[optind]);
+	if (!pod) {
+		client_free(&cl);
 		return 1;
-	return exec_in(cluster, pod, argv + optind + 1, true);
+	}
+	int rc = exec_via_api(&cl, ns, pod, argv + optind + 1, in, tty);
+	json_decref(pod);
+	client_free(&cl);
+	return rc;
 }
 
 static int print_line(void *ctx, const char *line)
@@ -242,18 +208,21 @@ int cmd_run(int argc, char **argv)
 	struct common_opts o = { 0 };
 	const char *image = NULL, *labels = NULL, *restart = NULL;
 	int port = 0, c;
-	bool rm = false;
+	bool rm = false, interactive = false, tty = false;
 	json_t *env = json_array();
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:l:ith", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': rm = true; break;
-		case 't': case 'i' + 256: break; /* the terminal is the caller's own */
+		case 't': tty = true; break;
+		case 'i' + 256: interactive = true; break;
 		case 'R': restart = optarg; break;
 		case 'i':
-			if (!optarg) /* -i, interactive */
+			if (!optarg) { /* -i, interactive */
+				interactive = true;
 				break;
+			}
 			image = optarg;
 			break;
 		case 'p': port = atoi(optarg); break;
@@ -329,7 +298,7 @@ int cmd_run(int argc, char **argv)
 		rc = 0;
 	} else {
 		/* Wait for it to run, run the command inside, then remove the pod. */
-		char *pp = xasprintf("%s/%s", path, name), *cluster = current_cluster();
+		char *pp = xasprintf("%s/%s", path, name);
 		json_t *cur = NULL;
 		for (int t = 0; t < 150; t++) {
 			json_decref(cur);
@@ -340,10 +309,12 @@ int cmd_run(int argc, char **argv)
 				break;
 			usleep(200000);
 		}
-		if (cur && cluster && optind < argc)
-			rc = exec_in(cluster, cur, argv + optind, false);
-		else if (!cur || !cluster)
-			fprintf(stderr, "error: pod %s did not start on the local cluster\n", name);
+		bool running = cur && !strcmp(json_string_value(json_object_get(json_object_get(cur, "status"), "phase")) ?: "",
+					      "Running");
+		if (running && optind < argc)
+			rc = exec_via_api(&cl, o.ns ? o.ns : "default", cur, argv + optind, interactive, tty);
+		else if (!running)
+			fprintf(stderr, "error: pod %s did not start\n", name);
 		else
 			rc = 0;
 		json_decref(cur);
@@ -354,7 +325,6 @@ int cmd_run(int argc, char **argv)
 			free(err);
 		json_decref(gone);
 		free(pp);
-		free(cluster);
 	}
 	json_decref(r);
 	json_decref(pod);

@@ -159,14 +159,14 @@ static int send_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static int send_request(struct client *c, const char *method, const char *path,
-			const char *ctype, const char *body, size_t len, char **err)
+static int send_request_h(struct client *c, const char *method, const char *path, const char *headers,
+			  const char *ctype, const char *body, size_t len, char **err)
 {
 	struct strbuf sb;
 
 	sb_init(&sb);
-	sb_printf(&sb, "%s %s HTTP/1.1\r\nHost: tulle\r\nUser-Agent: tulle\r\nAccept: application/json\r\n",
-		  method, path);
+	sb_printf(&sb, "%s %s HTTP/1.1\r\nHost: tulle\r\nUser-Agent: tulle\r\nAccept: application/json\r\n%s",
+		  method, path, headers ? headers : "");
 	if (c->token)
 		sb_printf(&sb, "Authorization: Bearer %s\r\n", c->token);
 	if (body)
@@ -179,6 +179,12 @@ static int send_request(struct client *c, const char *method, const char *path,
 	if (rc < 0)
 		*err = xasprintf("cannot send to %s: %s", c->url, strerror(errno));
 	return rc;
+}
+
+static int send_request(struct client *c, const char *method, const char *path,
+			const char *ctype, const char *body, size_t len, char **err)
+{
+	return send_request_h(c, method, path, NULL, ctype, body, len, err);
 }
 
 int client_do(struct client *c, const char *method, const char *path, const char *ctype,
@@ -332,14 +338,14 @@ out:
 	return rc;
 }
 
-int client_open_stream(struct client *c, const char *path, char **err)
+int client_open_stream(struct client *c, const char *path, const char *headers, char **err)
 {
 	int saved = c->fd;
 
 	/* A connection of its own: the caller's request connection stays as it was. */
 	c->fd = -1;
 	*err = NULL;
-	if (connect_server(c, err) < 0 || send_request(c, "GET", path, NULL, NULL, 0, err) < 0) {
+	if (connect_server(c, err) < 0 || send_request_h(c, "GET", path, headers, NULL, NULL, 0, err) < 0) {
 		if (c->fd >= 0)
 			close(c->fd);
 		c->fd = saved;

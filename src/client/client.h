@@ -28,9 +28,10 @@ json_t *client_json(struct client *c, const char *method, const char *path, json
  * stream ends or fn returns non-zero. */
 int client_stream(struct client *c, const char *path, int (*fn)(void *ctx, const char *line),
 		  void *ctx, char **err);
-/* Sends GET path on a connection of its own and hands that connection over: returns
- * its fd (the response is for the caller to read) or -1 with *err. */
-int client_open_stream(struct client *c, const char *path, char **err);
+/* Sends GET path (with extra header lines, "Name: value\r\n" each, or NULL) on a
+ * connection of its own and hands that connection over: returns its fd (the response
+ * is for the caller to read) or -1 with *err. */
+int client_open_stream(struct client *c, const char *path, const char *headers, char **err);
 /* "Error from server (NotFound): ..." as kubectl prints a Status. Caller frees. */
 char *client_status_text(const json_t *status, int code);
 

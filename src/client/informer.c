@@ -225,7 +225,7 @@ static int open_watch(struct informer *inf)
 	char *err = NULL;
 	char *path = xasprintf("%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s%s%s", inf->path,
 			       inf->rv ? inf->rv : "0", inf->query ? "&" : "", inf->query ? inf->query : "");
-	int fd = client_open_stream(inf->cl, path, &err);
+	int fd = client_open_stream(inf->cl, path, NULL, &err);
 
 	free(path);
 	if (fd < 0) {

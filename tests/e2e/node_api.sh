@@ -26,7 +26,9 @@ check "the node API answers pods/log itself (curl on its socket)" \
 check "... and the API server relays it (curl; tailLines=1 is the last line)" \
   bash -c "[ \"\$(curl -sf --unix-socket '$api' 'http://x/api/v1/namespaces/default/pods/talker/log?tailLines=1')\" = two ]"
 check "tulle logs goes through the API" bash -c "'$TULLE' logs talker | tr '\n' ' ' | grep -qx 'one two '"
-check "tulle exec still runs in the pod" bash -c "'$TULLE' exec talker -- hostname | grep -qx talker"
+check "tulle exec runs in the pod through the API (WebSocket)" bash -c "'$TULLE' exec talker -- hostname | grep -qx talker"
+check "... returns the command's exit code and passes stdin with -i" \
+  bash -c "'$TULLE' exec talker -- sh -c 'exit 4'; [ \$? = 4 ] && [ \"\$(echo hi | '$TULLE' exec -i talker -- cat)\" = hi ]"
 # Stop the worker's node API: its pods' logs fail, naming the node; the agent restarts it.
 napid=$(ps -eo pid,args | awk -v s="$sock" '$0 ~ "--node-api" && $0 ~ s {print $1}' | head -1)
 kill "$napid" 2>/dev/null
