@@ -79,21 +79,51 @@ static void heartbeat(struct loop *l, void *ctx)
 	node_publish(a);
 }
 
-/* The node API (exec, attach, logs for this node's pods): a helper that ends with the
- * agent; restarted when it dies. */
+/* Whether pid is the node API serving this node's state directory. */
+static bool is_node_api(struct agent *a, pid_t pid)
+{
+	char *path = xasprintf("/proc/%d/cmdline", (int)pid), *data = NULL;
+	size_t len = 0;
+	bool yes = false;
+
+	if (pid > 1 && read_file(path, &data, &len) == 0) {
+		bool flag = false, state = false;
+		for (size_t off = 0; off < len; off += strlen(data + off) + 1) {
+			flag |= !strcmp(data + off, "--node-api");
+			state |= !strcmp(data + off, a->state);
+		}
+		yes = flag && state;
+	}
+	free(data);
+	free(path);
+	return yes;
+}
+
+/* The node API (exec, attach, logs for this node's pods). Like the pods, it outlives
+ * an agent restart (an exec session through it goes on); a new agent adopts the one
+ * its pidfile names, and starts one when there is none. */
 static void start_node_api(struct agent *a)
 {
 	char *sock = xasprintf("%s/node-api.sock", a->state), *listen = xasprintf("unix://%s", sock);
-	char *log = xasprintf("%s/node-api.log", a->state);
+	char *log = xasprintf("%s/node-api.log", a->state), *pidfile = xasprintf("%s/node-api.pid", a->state);
 	const char *argv[] = { a->self, "server", "--node-api", "--state", a->state, "--listen", listen, NULL };
+	char *data = NULL;
+	size_t len;
+	pid_t old = read_file(pidfile, &data, &len) == 0 ? (pid_t)atoi(data) : 0;
 
-	unlink(sock);
-	a->node_api_pid = proc_helper(argv, log);
+	free(data);
+	if (old > 1 && kill(old, 0) == 0 && is_node_api(a, old)) {
+		a->node_api_pid = old;
+	} else {
+		unlink(sock);
+		a->node_api_pid = proc_daemon(argv, log, pidfile);
+	}
 	free(a->node_api_url);
 	a->node_api_url = xasprintf("unix://%s", sock);
 	free(sock);
 	free(listen);
 	free(log);
+	free(pidfile);
 }
 
 static void tick(struct loop *l, void *ctx)
@@ -102,7 +132,8 @@ static void tick(struct loop *l, void *ctx)
 
 	(void)l;
 	supervise_reap(a);
-	if (a->node_api_pid <= 0)
+	/* Ours are reaped above; an adopted one is checked by its pid. */
+	if (a->node_api_pid <= 0 || kill(a->node_api_pid, 0) < 0)
 		start_node_api(a);
 	/* A pod whose start failed (CNI, namespace) is tried again. */
 	pods_reconcile(a);
@@ -161,10 +192,7 @@ static int run(struct agent *a)
 	loop_every(a->loop, 500, tick, a);
 	loop_every(a->loop, 5000, housekeeping, a);
 	int rc = loop_run(a->loop);
-	if (a->node_api_pid > 0) {
-		kill(a->node_api_pid, SIGTERM);
-		waitpid(a->node_api_pid, NULL, 0);
-	}
+	/* The node API stays, as the pods do; the next agent adopts it. */
 	free(a->node_api_url);
 	informer_free(a->nodes);
 	informer_free(a->services);

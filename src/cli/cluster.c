@@ -180,6 +180,10 @@ static int destroy(const char *name, bool quiet)
 		while ((de = readdir(d))) {
 			if (de->d_name[0] == '.')
 				continue;
+			/* The node's API (and with it its exec sessions), before the pods. */
+			char *napi = xasprintf("%s/%s/node-api.pid", nodes, de->d_name);
+			kill_pidfile(napi);
+			free(napi);
 			char *pods = xasprintf("%s/%s/pods", nodes, de->d_name);
 			DIR *pd = opendir(pods);
 			struct dirent *pe;

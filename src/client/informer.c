@@ -21,7 +21,7 @@ struct informer {
 	json_t *items;
 	char *rv;
 	bool synced, need_list;
-	unsigned long generation;
+	unsigned long generation, lists;
 	/* the watch stream */
 	int fd;
 	bool got_head;
@@ -114,6 +114,7 @@ static int list(struct informer *inf)
 	json_decref(l);
 	inf->synced = true;
 	inf->need_list = false;
+	inf->lists++;
 	notify(inf);
 	return 0;
 }
@@ -310,4 +311,9 @@ const char *informer_rv(const struct informer *inf)
 unsigned long informer_generation(const struct informer *inf)
 {
 	return inf->generation;
+}
+
+unsigned long informer_lists(const struct informer *inf)
+{
+	return inf->lists;
 }

@@ -37,5 +37,7 @@ json_t *informer_list(const struct informer *inf);
 const char *informer_rv(const struct informer *inf);
 /* Changes applied since creation (lists count one), to tell whether anything moved. */
 unsigned long informer_generation(const struct informer *inf);
+/* Lists done since creation (the first, and each re-list). */
+unsigned long informer_lists(const struct informer *inf);
 
 #endif

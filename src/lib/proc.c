@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,30 +111,6 @@ int proc_run(const char *const *argv, const struct proc_opts *o)
 			*o->out = xstrdup("");
 	}
 	return wait_for(pid);
-}
-
-pid_t proc_helper(const char *const *argv, const char *log)
-{
-	pid_t parent = getpid(), pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		proc_child_reset();
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(0); /* the parent died before prctl took effect */
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		int nul = open("/dev/null", O_RDONLY);
-		dup2(nul, 0);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
 }
 
 pid_t proc_daemon(const char *const *argv, const char *log, const char *pidfile)

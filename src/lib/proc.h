@@ -20,9 +20,6 @@ int proc_run(const char *const *argv, const struct proc_opts *o);
 /* Starts argv as a daemon in a session of its own, stdin from /dev/null and output
  * appended to log; writes its pid to pidfile when given. Returns the pid or -1. */
 pid_t proc_daemon(const char *const *argv, const char *log, const char *pidfile);
-/* Starts argv as a helper that ends with its parent (PR_SET_PDEATHSIG), stdin from
- * /dev/null and output appended to log. Returns the pid or -1. */
-pid_t proc_helper(const char *const *argv, const char *log);
 /* Moves the calling process (all of it: call before threads) into a network
  * namespace; returns 0 or -errno. */
 int proc_enter_netns(const char *path);

@@ -1,5 +1,5 @@
-/* Running programs: exit codes, captured output, stdin, environment, a helper that
- * ends with its parent, and the signal mask a child starts with. */
+/* Running programs: exit codes, captured output, stdin, environment, a daemon that
+ * outlives its parent, and the signal mask a child starts with. */
 #include "testhelp.h"
 
 #include <signal.h>
@@ -56,32 +56,28 @@ static void children_start_with_no_blocked_signals(void)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-static void helper_ends_with_its_parent(void)
+static void daemon_outlives_its_parent(void)
 {
-	int fds[2];
-	CHECK(pipe(fds) == 0);
+	char pidfile[] = "/tmp/tulle-proc-test.XXXXXX";
+	int tmp = mkstemp(pidfile);
+	CHECK(tmp >= 0);
+	close(tmp);
 	pid_t mid = fork();
 	if (mid == 0) {
-		/* The middle process starts a helper, tells its pid, and exits. */
-		pid_t h = proc_helper((const char *const[]){ "sleep", "30", NULL }, "/dev/null");
-		ssize_t w = write(fds[1], &h, sizeof(h));
-		(void)w;
+		/* The middle process starts a daemon and exits at once. */
+		proc_daemon((const char *const[]){ "sleep", "30", NULL }, "/dev/null", pidfile);
 		_exit(0);
 	}
-	pid_t helper = 0;
-	CHECK(read(fds[0], &helper, sizeof(helper)) == (ssize_t)sizeof(helper));
 	waitpid(mid, NULL, 0);
-	bool gone = false;
-	for (int i = 0; i < 100 && !gone; i++) {
-		gone = kill(helper, 0) < 0;
-		if (!gone)
-			usleep(20000);
-	}
-	CHECK(helper > 0 && gone);
-	if (!gone && helper > 0)
-		kill(helper, SIGKILL);
-	close(fds[0]);
-	close(fds[1]);
+	char *data = NULL;
+	size_t len;
+	CHECK(read_file(pidfile, &data, &len) == 0);
+	pid_t d = data ? (pid_t)atoi(data) : 0;
+	free(data);
+	CHECK(d > 1 && kill(d, 0) == 0); /* still running: a session of its own */
+	if (d > 1)
+		kill(d, SIGKILL);
+	unlink(pidfile);
 }
 
 int main(void)
@@ -89,6 +85,6 @@ int main(void)
 	RUN(exit_codes_and_output);
 	RUN(input_and_environment);
 	RUN(children_start_with_no_blocked_signals);
-	RUN(helper_ends_with_its_parent);
+	RUN(daemon_outlives_its_parent);
 	return testhelp_done();
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -485,6 +486,8 @@ void exec_start(struct conn *c, const struct http_msg *req, const char *ns, cons
 	}
 	if (pid == 0) {
 		setsid();
+		/* A session ends with the node API that runs it (cluster delete, a crash). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
