@@ -43,7 +43,7 @@ users: [{name: b, user: {client-certificate: "$W/tulle/pki/admin.crt", client-ke
 contexts: [{name: b, context: {cluster: b, user: b}}]
 current-context: b
 EOF
-export KUBECONFIG=$W/kubeconfig
+export KUBECONFIG=$W/kubeconfig KUBECACHEDIR=$W/kubecache
 
 # The objects: pods as a Deployment's would look, services selecting them.
 python3 - "$W" "$PODS" "$SERVICES" "$NAMESPACES" "$cp" <<'PY'

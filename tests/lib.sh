@@ -10,6 +10,8 @@ PIDS=()
 export TULLE_HOME="$WORK/home"
 # Clusters merge their kubectl context here, never into the user's ~/.kube/config.
 export KUBECONFIG="$WORK/kubeconfig"
+# ... and kubectl's discovery cache stays in the test's directory, not ~/.kube/cache.
+export KUBECACHEDIR="$WORK/kubecache"
 unset TULLE_SERVER TULLE_TOKEN
 
 cleanup() {
