@@ -343,6 +343,21 @@ static void check_deployment(struct vctx *c, json_t *obj)
 		v_err(c, tmpl, "metadata", 0, FERR_INVALID, "spec.template.metadata.labels", tlabels,
 		      "`selector` does not match template `labels`");
 	selector_free(&s);
+	/* Labels on the Deployment are not its pods' labels: a Service or a policy that
+	 * selects the label selects no pod (the trap in the chapter's lab 3). Say so. */
+	const char *key;
+	json_t *v;
+	json_object_foreach(get(get(obj, "metadata"), "labels"), key, v) {
+		const char *tv = json_string_value(get(tlabels, key));
+		if (c->warnings && (!tv || strcmp(tv, json_string_value(v) ?: ""))) {
+			char *path = xasprintf("metadata.labels.%s", key);
+			ferrs_add(c->warnings, FERR_ADVICE, path, NULL, 0, 0,
+				  "the Deployment has this label but its pods (spec.template.metadata.labels) %s; "
+				  "Services and network policies select pods by their own labels",
+				  tv ? "have another value" : "do not");
+			free(path);
+		}
+	}
 	if (!get(spec, "strategy"))
 		json_object_set_new(spec, "strategy", json_pack("{s:s}", "type", "RollingUpdate"));
 	json_t *st = get(spec, "strategy");

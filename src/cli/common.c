@@ -53,6 +53,7 @@ int cli_connect(struct client *c, const struct common_opts *o)
 		free(err);
 		return -1;
 	}
+	c->print_warnings = true;
 	return 0;
 }
 

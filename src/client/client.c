@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -187,6 +188,17 @@ static int send_request(struct client *c, const char *method, const char *path,
 	return send_request_h(c, method, path, NULL, ctype, body, len, err);
 }
 
+/* `299 - "text"` -> `Warning: text`. */
+static void print_warning(const char *v)
+{
+	const char *q = strchr(v, '"');
+	size_t n = q ? strlen(q + 1) : strlen(v);
+
+	if (q && n && q[n] == '"')
+		n--;
+	fprintf(stderr, "Warning: %.*s\n", (int)n, q ? q + 1 : v);
+}
+
 int client_do(struct client *c, const char *method, const char *path, const char *ctype,
 	      const char *body, size_t len, struct http_msg *resp, char **err)
 {
@@ -212,6 +224,9 @@ int client_do(struct client *c, const char *method, const char *path, const char
 			ssize_t p = http_parse_response(in.buf ? in.buf : "", in.len, CLIENT_MAX_BODY,
 							!strcmp(method, "HEAD"), false, resp);
 			if (p > 0) {
+				for (size_t i = 0; c->print_warnings && i < resp->nheaders; i++)
+					if (!strcasecmp(resp->headers[i].name, "Warning"))
+						print_warning(resp->headers[i].value);
 				if (!resp->keep_alive) {
 					close(c->fd);
 					c->fd = -1;

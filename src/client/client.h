@@ -11,6 +11,7 @@ struct client {
 	char *url;   /* unix:///path or tcp://host:port */
 	char *token;
 	int fd;
+	bool print_warnings; /* the server's Warning headers to stderr, as kubectl prints them */
 };
 
 /* Picks the server: --server, then $TULLE_SERVER, then the current local cluster

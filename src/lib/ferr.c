@@ -75,6 +75,7 @@ const char *ferr_type_text(enum ferr_type t)
 	case FERR_TOO_LONG: return "Too long";
 	case FERR_UNKNOWN: return "Unknown field";
 	case FERR_SYNTAX: return "Syntax error";
+	case FERR_ADVICE: return "Note";
 	}
 	return "Invalid value";
 }
@@ -90,6 +91,7 @@ const char *ferr_type_reason(enum ferr_type t)
 	case FERR_TOO_LONG: return "FieldValueTooLong";
 	case FERR_UNKNOWN: return "FieldValueInvalid";
 	case FERR_SYNTAX: return "FieldValueInvalid";
+	case FERR_ADVICE: return "FieldValueInvalid";
 	}
 	return "FieldValueInvalid";
 }
@@ -104,6 +106,10 @@ void ferr_format(struct strbuf *sb, const struct ferr *f)
 	}
 	if (f->type == FERR_SYNTAX) {
 		sb_printf(sb, "%s", f->detail ? f->detail : "syntax error");
+		return;
+	}
+	if (f->type == FERR_ADVICE) {
+		sb_printf(sb, "%s: %s", f->path, f->detail ? f->detail : "");
 		return;
 	}
 	if (f->path[0])

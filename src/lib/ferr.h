@@ -16,6 +16,7 @@ enum ferr_type {
 	FERR_TOO_LONG,      /* "Too long" */
 	FERR_UNKNOWN,       /* "Unknown field" (strict decoding) */
 	FERR_SYNTAX,        /* the document itself does not parse */
+	FERR_ADVICE,        /* not an error: a warning about a likely mistake ("path: detail") */
 };
 
 struct ferr {

@@ -58,10 +58,12 @@ ok=1
 for app in frontend:nginx:80 backend:nginx:80 database:postgres:5432; do
   IFS=: read -r name image port <<<"$app"
   k create deployment "$name" --image="$image" -n secure-app >/dev/null || ok=0
-  k label deployment "$name" app="$name" tier="$name" -n secure-app --overwrite >/dev/null || ok=0
+  k label deployment "$name" app="$name" tier="$name" -n secure-app --overwrite >/dev/null 2>&1 || ok=0
   k expose deployment "$name" --port="$port" -n secure-app >/dev/null || ok=0
 done
 check "lab 3: create, label and expose frontend, backend and database" test "$ok" = 1
+check "lab 3: ... and kubectl prints the server's warning that the pods lack the label" \
+  bash -c "kubectl label deployment frontend tier=frontend -n secure-app --overwrite 2>&1 >/dev/null | grep -q '^Warning: metadata.labels.tier: the Deployment has this label but its pods'"
 check "lab 3: kubectl label deployment labels the Deployment, not its pods (as in Kubernetes)" \
   bash -c "[ \"\$(kubectl get deployment frontend -n secure-app -o jsonpath='{.metadata.labels.tier}')\" = frontend ] && [ -z \"\$(kubectl get pods -n secure-app -l tier=frontend -o name)\" ]"
 ok=1
