@@ -135,8 +135,7 @@ static void tick(struct loop *l, void *ctx)
 	/* Ours are reaped above; an adopted one is checked by its pid. */
 	if (a->node_api_pid <= 0 || kill(a->node_api_pid, 0) < 0)
 		start_node_api(a);
-	/* A pod whose start failed (CNI, namespace) is tried again. */
-	pods_reconcile(a);
+	pods_retry(a);
 }
 
 static void housekeeping(struct loop *l, void *ctx)

@@ -76,6 +76,8 @@ void node_sync_routes(struct agent *a);
 
 /* pods.c */
 void pods_reconcile(struct agent *a);
+/* Pods whose start failed (namespace, CNI) are started again. */
+void pods_retry(struct agent *a);
 void pods_save(struct agent *a, const struct pod *p);
 void pods_make_dir(struct agent *a);
 

@@ -137,6 +137,15 @@ static void stop_pod(struct agent *a, struct pod *p)
 	free(path);
 }
 
+void pods_retry(struct agent *a)
+{
+	for (size_t k = 0; k < a->npods; k++) {
+		struct pod *p = &a->pods[k];
+		if (!p->ip[0] && p->pid <= 0 && !p->done)
+			start_pod(a, p);
+	}
+}
+
 static struct pod *find(struct agent *a, const char *uid)
 {
 	for (size_t i = 0; i < a->npods; i++)

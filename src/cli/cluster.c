@@ -28,8 +28,6 @@
 /* LoadBalancer addresses: on the fabric, away from the nodes (.10+) and the outside (.254). */
 #define LB_POOL "172.31.0.128/26"
 
-#define home paths_home
-#define cluster_dir paths_cluster
 
 static int run(const char *const *argv, bool quiet)
 {
@@ -86,7 +84,7 @@ static void kill_pidfile(const char *path)
  * admin certificate from its PKI. */
 static json_t *cluster_kubeconfig(const char *name, char **err)
 {
-	char *dir = cluster_dir(name), *urls = xasprintf("%s/server/server.url", dir), *data = NULL;
+	char *dir = paths_cluster(name), *urls = xasprintf("%s/server/server.url", dir), *data = NULL;
 	char *pki = xasprintf("%s/server/pki", dir);
 	size_t len;
 	json_t *kc = NULL;
@@ -161,7 +159,7 @@ out:
 
 static int destroy(const char *name, bool quiet)
 {
-	char *dir = cluster_dir(name);
+	char *dir = paths_cluster(name);
 	DIR *d;
 	struct dirent *de;
 
@@ -230,7 +228,7 @@ static int destroy(const char *name, bool quiet)
 	rmdir("/sys/fs/bpf/tulle"); /* only when no other cluster uses it */
 	free(pins);
 	RUN(true, "rm", "-rf", dir);
-	char *h = home(), *cur = xasprintf("%s/current", h), *data;
+	char *h = paths_home(), *cur = xasprintf("%s/current", h), *data;
 	size_t len;
 	if (read_file(cur, &data, &len) == 0) {
 		data[strcspn(data, "\n")] = 0;
@@ -306,7 +304,7 @@ static char *node_name(const char *cluster, int i)
 static int create(const char *name, struct spec *sp)
 {
 	char bin[4096];
-	char *dir = cluster_dir(name);
+	char *dir = paths_cluster(name);
 	struct stat st;
 	struct cidr pods, svcs;
 	char dns_ip[64];
@@ -332,7 +330,7 @@ static int create(const char *name, struct spec *sp)
 	}
 	self_dir(bin);
 	char *tulle = xasprintf("%s/tulle", bin), *cni = xasprintf("%s/tulle-cni", bin);
-	char *h = home();
+	char *h = paths_home();
 	char *clusters = xasprintf("%s/clusters", h);
 	mkdir(h, 0700);
 	mkdir(clusters, 0700);
@@ -471,7 +469,7 @@ static int create(const char *name, struct spec *sp)
 
 static int list(void)
 {
-	char *h = home(), *c = xasprintf("%s/clusters", h);
+	char *h = paths_home(), *c = xasprintf("%s/clusters", h);
 	DIR *d = opendir(c);
 	struct dirent *de;
 	int n = 0;
@@ -519,7 +517,7 @@ static int cexec(const char *name, const char *node, bool outside, char **cmd)
  * arguments; the new agent adopts the pods the old one ran. */
 static int restart_agent(const char *name, const char *node)
 {
-	char *dir = cluster_dir(name);
+	char *dir = paths_cluster(name);
 	char *cmdp = xasprintf("%s/agent-%s.cmd", dir, node), *pidp = xasprintf("%s/agent-%s.pid", dir, node);
 	char *logp = xasprintf("%s/agent-%s.log", dir, node), *data;
 	size_t len;

@@ -1,12 +1,9 @@
 /* `tulle run` (a pod, as kubectl run makes it), `tulle exec` (a command in a pod, over
  * the API's pods/exec as kubectl does it) and `tulle logs`. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../client/exec.h"

@@ -1,16 +1,14 @@
 #include "client.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "../lib/dial.h"
 #include "../lib/paths.h"
 #include "../lib/util.h"
 
@@ -102,47 +100,17 @@ void client_free(struct client *c)
 
 static int connect_server(struct client *c, char **err)
 {
+	char *why = NULL;
+
 	if (c->fd >= 0)
 		return 0;
-	if (str_has_prefix(c->url, "unix://")) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		const char *p = c->url + 7;
-		if (strlen(p) >= sizeof(sa.sun_path)) {
-			*err = xasprintf("socket path too long: %s", p);
-			return -1;
-		}
-		memcpy(sa.sun_path, p, strlen(p) + 1);
-		c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-			goto fail;
-		return 0;
-	}
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	char host[64];
-	int port;
-	const char *colon = strrchr(c->url + 6, ':');
-	if (!colon || (size_t)(colon - c->url - 6) >= sizeof(host) || sscanf(colon + 1, "%d", &port) != 1) {
-		*err = xasprintf("bad server URL %s", c->url);
+	c->fd = dial_url(c->url, &why);
+	if (c->fd < 0) {
+		*err = xasprintf("%s (is the tulle server running?)", why);
+		free(why);
 		return -1;
 	}
-	memcpy(host, c->url + 6, (size_t)(colon - c->url - 6));
-	host[colon - c->url - 6] = 0;
-	if (!strcmp(host, "localhost"))
-		snprintf(host, sizeof(host), "127.0.0.1");
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-		*err = xasprintf("bad server URL %s: the host must be an IPv4 address", c->url);
-		return -1;
-	}
-	sa.sin_port = htons((uint16_t)port);
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto fail;
 	return 0;
-fail:
-	*err = xasprintf("cannot connect to the tulle server at %s: %s (is it running?)", c->url, strerror(errno));
-	close(c->fd);
-	c->fd = -1;
-	return -1;
 }
 
 static int send_all(int fd, const char *p, size_t n)

@@ -15,37 +15,17 @@
 
 #include "../lib/http.h"
 #include "../lib/util.h"
+#include "../lib/ws.h"
 
-/* A client frame: FIN, binary, masked (RFC 6455 5.3), payload = channel + data. */
+/* A client frame (masked, as RFC 6455 requires): channel byte, then data. */
 static int send_frame(int fd, int channel, const char *data, size_t len)
 {
-	unsigned char h[14], mask[4];
-	size_t n = 0, pl = len + 1;
-
-	if (getrandom(mask, sizeof(mask), 0) != sizeof(mask))
-		memset(mask, 0x5a, sizeof(mask));
-	h[n++] = 0x82;
-	if (pl < 126) {
-		h[n++] = (unsigned char)(0x80 | pl);
-	} else if (pl < 65536) {
-		h[n++] = 0x80 | 126;
-		h[n++] = (unsigned char)(pl >> 8);
-		h[n++] = (unsigned char)pl;
-	} else {
-		h[n++] = 0x80 | 127;
-		for (int i = 7; i >= 0; i--)
-			h[n++] = (unsigned char)((uint64_t)pl >> (i * 8));
-	}
-	memcpy(h + n, mask, 4);
-	n += 4;
 	struct strbuf sb;
-	sb_init(&sb);
-	sb_add(&sb, (const char *)h, n);
-	sb_addc(&sb, (char)(channel ^ mask[0]));
-	for (size_t i = 0; i < len; i++)
-		sb_addc(&sb, (char)(data[i] ^ mask[(i + 1) & 3]));
 	size_t off = 0;
 	int rc = 0;
+
+	sb_init(&sb);
+	ws_frame(&sb, WS_BINARY, true, channel, data, len);
 	while (off < sb.len) {
 		ssize_t w = send(fd, sb.buf + off, sb.len - off, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
@@ -99,41 +79,28 @@ static int exit_code_of(const char *status, size_t len)
 static size_t take_frames(const char *buf, size_t len, struct strbuf *status, bool *closed)
 {
 	size_t used = 0;
+	int opcode;
+	char *data;
+	size_t pl;
+	ssize_t n;
 
-	while (len - used >= 2) {
-		const unsigned char *p = (const unsigned char *)buf + used;
-		size_t have = len - used, hl = 2;
-		uint64_t pl = p[1] & 0x7f;
-		if (pl == 126) {
-			if (have < 4)
-				break;
-			pl = (uint64_t)p[2] << 8 | p[3];
-			hl = 4;
-		} else if (pl == 127) {
-			if (have < 10)
-				break;
-			pl = 0;
-			for (int i = 0; i < 8; i++)
-				pl = pl << 8 | p[2 + i];
-			hl = 10;
-		}
-		if (have < hl + pl)
-			break;
-		int opcode = p[0] & 0x0f;
-		const char *data = (const char *)p + hl;
-		if (opcode == 8) {
+	while ((n = ws_parse(buf + used, len - used, 1u << 26, &opcode, &data, &pl)) > 0) {
+		used += (size_t)n;
+		if (opcode == WS_CLOSE) {
 			*closed = true;
-		} else if ((opcode == 1 || opcode == 2) && pl >= 1) {
+		} else if ((opcode == WS_TEXT || opcode == WS_BINARY) && pl >= 1) {
 			int ch = (unsigned char)data[0];
 			if (ch == 1)
-				write_all(1, data + 1, (size_t)pl - 1);
+				write_all(1, data + 1, pl - 1);
 			else if (ch == 2)
-				write_all(2, data + 1, (size_t)pl - 1);
+				write_all(2, data + 1, pl - 1);
 			else if (ch == 3)
-				sb_add(status, data + 1, (size_t)pl - 1);
+				sb_add(status, data + 1, pl - 1);
 		}
-		used += hl + (size_t)pl;
+		free(data);
 	}
+	if (n < 0)
+		*closed = true; /* a frame larger than any the server sends: give up */
 	return used;
 }
 

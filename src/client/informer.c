@@ -303,11 +303,6 @@ json_t *informer_list(const struct informer *inf)
 	return json_pack("{s:o,s:{s:s}}", "items", items, "metadata", "resourceVersion", inf->rv ? inf->rv : "");
 }
 
-const char *informer_rv(const struct informer *inf)
-{
-	return inf->rv ? inf->rv : "";
-}
-
 unsigned long informer_generation(const struct informer *inf)
 {
 	return inf->generation;

@@ -33,8 +33,6 @@ const json_t *informer_items(const struct informer *inf);
 /* The cache as a List object ({"items": [...], "metadata": {"resourceVersion"}}), as
  * a GET of the collection returns it. New reference. */
 json_t *informer_list(const struct informer *inf);
-/* The last resourceVersion seen (list, event or bookmark). */
-const char *informer_rv(const struct informer *inf);
 /* Changes applied since creation (lists count one), to tell whether anything moved. */
 unsigned long informer_generation(const struct informer *inf);
 /* Lists done since creation (the first, and each re-list). */

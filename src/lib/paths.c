@@ -1,7 +1,6 @@
 #include "paths.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "util.h"
 
@@ -18,30 +17,6 @@ char *paths_cluster(const char *cluster)
 
 	free(h);
 	return d;
-}
-
-char *paths_node(const char *cluster, const char *node)
-{
-	char *c = paths_cluster(cluster), *d = xasprintf("%s/nodes/%s", c, node);
-
-	free(c);
-	return d;
-}
-
-char *paths_current_cluster(void)
-{
-	char *h = paths_home(), *cur = xasprintf("%s/current", h), *data, *name = NULL;
-	size_t len;
-
-	if (read_file(cur, &data, &len) == 0) {
-		data[strcspn(data, "\n")] = 0;
-		char *slash = strrchr(data, '/');
-		name = xstrdup(slash ? slash + 1 : data);
-		free(data);
-	}
-	free(cur);
-	free(h);
-	return name;
 }
 
 char *paths_pod_record(const char *node_state, const char *uid)

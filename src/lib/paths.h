@@ -12,9 +12,6 @@
 
 char *paths_home(void);
 char *paths_cluster(const char *cluster);
-char *paths_node(const char *cluster, const char *node);
-/* The name of the local cluster `current` points at, or NULL. */
-char *paths_current_cluster(void);
 /* The agent's record of a pod in its state directory, and the pod's log beside it. */
 char *paths_pod_record(const char *node_state, const char *uid);
 char *paths_pod_log(const char *node_state, const char *uid);

@@ -28,6 +28,4 @@ void proc_child_reset(void);
 /* The path of the running executable (for re-executing tulle's subcommands). */
 void proc_self(char out[4096]);
 
-#define PROC_RUN(...) proc_run((const char *const[]){ __VA_ARGS__, NULL }, NULL)
-
 #endif

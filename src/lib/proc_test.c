@@ -9,6 +9,8 @@
 #include "proc.h"
 #include "util.h"
 
+#define PROC_RUN(...) proc_run((const char *const[]){ __VA_ARGS__, NULL }, NULL)
+
 static void exit_codes_and_output(void)
 {
 	char *out = NULL;

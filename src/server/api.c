@@ -854,7 +854,8 @@ void api_handle(struct conn *c, struct http_msg *req)
 
 /* ---- the route table ---- */
 
-bool api_method_in(const char *methods, const char *method)
+/* Whether method is one of a comma-separated list. */
+static bool api_method_in(const char *methods, const char *method)
 {
 	size_t n = strlen(method);
 
@@ -1026,12 +1027,12 @@ static void log_route(struct conn *c, struct http_msg *req, struct route *r)
 }
 
 const struct api_subresource api_subresources[] = {
-	{ "status", "GET,PUT,PATCH", { "get", "patch", "update", NULL }, NULL, NULL, NULL, has_status, object_verb },
+	{ "status", "GET,PUT,PATCH", { "get", "patch", "update", NULL }, NULL, NULL, NULL, has_status, object_verb, false },
 	{ "scale", "GET,PUT,PATCH", { "get", "patch", "update", NULL }, "autoscaling", "v1", "Scale", scale_supported,
-	  scale_route },
-	{ "exec", "GET,POST", { "create", "get", NULL }, NULL, NULL, NULL, is_pod, exec_route },
-	{ "attach", "GET,POST", { "create", "get", NULL }, NULL, NULL, NULL, is_pod, exec_route },
-	{ "log", "GET", { "get", NULL }, NULL, NULL, NULL, is_pod, log_route },
+	  scale_route, false },
+	{ "exec", "GET,POST", { "create", "get", NULL }, NULL, NULL, NULL, is_pod, exec_route, true },
+	{ "attach", "GET,POST", { "create", "get", NULL }, NULL, NULL, NULL, is_pod, exec_route, true },
+	{ "log", "GET", { "get", NULL }, NULL, NULL, NULL, is_pod, log_route, true },
 };
 const size_t api_nsubresources = ARRAY_SIZE(api_subresources);
 
@@ -1051,27 +1052,36 @@ static void object_verb(struct conn *c, struct http_msg *req, struct route *r)
 	method_not_allowed(c, req);
 }
 
-/* A node's API: health, and the subresources that run in a pod (exec, attach, log). */
-static void node_route(struct conn *c, struct http_msg *req)
+/* An object's subresource from the table; a node API serves only those that run in
+ * the pod. */
+static void subresource(struct conn *c, struct http_msg *req, struct route *r)
 {
-	struct route r = { 0 };
-
-	if (!strcmp(req->path, "/healthz")) {
-		respond_ok(c, req, NULL);
-		return;
-	}
 	const struct api_subresource *sr = NULL;
-	if (route_parse(c->srv, req->path, &r) == R_RESOURCE && r.sub && r.name && is_pod(r.kind))
-		for (size_t i = 0; i < api_nsubresources && !sr; i++)
-			if (!strcmp(api_subresources[i].name, r.sub) && api_subresources[i].fn != object_verb &&
-			    api_subresources[i].fn != scale_route)
-				sr = &api_subresources[i];
+	bool node = c->srv->cfg.node_api;
+
+	for (size_t i = 0; i < api_nsubresources && !sr; i++)
+		if (!strcmp(api_subresources[i].name, r->sub) && r->name && api_subresources[i].applies(r->kind) &&
+		    (!node || api_subresources[i].on_node))
+			sr = &api_subresources[i];
 	if (!sr)
 		not_found(c, req);
 	else if (!api_method_in(sr->methods, req->method))
 		method_not_allowed(c, req);
 	else
-		sr->fn(c, req, &r);
+		sr->fn(c, req, r);
+}
+
+/* A node's API: health, and the subresources that run in a pod (exec, attach, log). */
+static void node_route(struct conn *c, struct http_msg *req)
+{
+	struct route r = { 0 };
+
+	if (!strcmp(req->path, "/healthz"))
+		respond_ok(c, req, NULL);
+	else if (route_parse(c->srv, req->path, &r) == R_RESOURCE && r.sub)
+		subresource(c, req, &r);
+	else
+		not_found(c, req);
 	route_free(&r);
 }
 
@@ -1100,16 +1110,7 @@ static void route_request(struct conn *c, struct http_msg *req)
 	} else if (!r.sub) {
 		object_verb(c, req, &r);
 	} else {
-		const struct api_subresource *sr = NULL;
-		for (size_t i = 0; i < api_nsubresources && !sr; i++)
-			if (!strcmp(api_subresources[i].name, r.sub) && r.name && api_subresources[i].applies(r.kind))
-				sr = &api_subresources[i];
-		if (!sr)
-			not_found(c, req);
-		else if (!api_method_in(sr->methods, req->method))
-			method_not_allowed(c, req);
-		else
-			sr->fn(c, req, &r);
+		subresource(c, req, &r);
 	}
 	route_free(&r);
 }

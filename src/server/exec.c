@@ -1,14 +1,12 @@
 #define _GNU_SOURCE 1
 #include "exec.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <pty.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,8 +23,10 @@
 
 #include "../agent/agent.h"
 #include "../api/schema.h"
+#include "../lib/dial.h"
 #include "../lib/paths.h"
 #include "../lib/util.h"
+#include "../lib/ws.h"
 #include "objects.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -40,34 +40,9 @@ struct exec_session {
 	struct strbuf rx;          /* undecoded frame bytes from the client */
 };
 
-/* A server frame: FIN, opcode, unmasked payload (RFC 6455 5.2). */
-static void ws_frame(struct strbuf *out, int opcode, const void *data, size_t len)
-{
-	unsigned char h[10];
-	size_t n = 0;
-	h[n++] = (unsigned char)(0x80 | opcode);
-	if (len < 126) {
-		h[n++] = (unsigned char)len;
-	} else if (len < 65536) {
-		h[n++] = 126;
-		h[n++] = (unsigned char)(len >> 8);
-		h[n++] = (unsigned char)len;
-	} else {
-		h[n++] = 127;
-		for (int i = 7; i >= 0; i--)
-			h[n++] = (unsigned char)((uint64_t)len >> (i * 8));
-	}
-	sb_add(out, (const char *)h, n);
-	sb_add(out, data, len);
-}
-
 static void channel_frame(struct conn *c, int channel, const char *data, size_t len)
 {
-	char *b = xmalloc(len + 1);
-	b[0] = (char)channel;
-	memcpy(b + 1, data, len);
-	ws_frame(&c->out, 2, b, len + 1);
-	free(b);
+	ws_frame(&c->out, WS_BINARY, false, channel, data, len);
 }
 
 static void fail(struct conn *c, const struct http_msg *req, int code, const char *reason, const char *msg)
@@ -97,7 +72,7 @@ static void finish(struct conn *c)
 	free(s);
 	json_decref(status);
 	unsigned char close_code[2] = { 0x03, 0xe8 }; /* 1000: normal */
-	ws_frame(&c->out, 8, close_code, 2);
+	ws_frame(&c->out, WS_CLOSE, false, -1, close_code, 2);
 	c->close_after_flush = true;
 	conn_flush(c);
 }
@@ -218,36 +193,6 @@ static void upstream_event(struct loop *l, int fd, uint32_t events, void *ctx)
 	conn_flush(c);
 }
 
-static int connect_node(const char *url)
-{
-	int fd = -1;
-
-	if (str_has_prefix(url, "unix://")) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		if (strlen(url + 7) >= sizeof(sa.sun_path))
-			return -1;
-		strcpy(sa.sun_path, url + 7);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			close(fd);
-			fd = -1;
-		}
-	} else if (str_has_prefix(url, "tcp://")) {
-		char host[64];
-		unsigned port;
-		struct sockaddr_in sa = { .sin_family = AF_INET };
-		if (sscanf(url + 6, "%63[^:]:%u", host, &port) != 2 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-			return -1;
-		sa.sin_port = htons((uint16_t)port);
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	return fd;
-}
-
 /* Sends the request on to the node API of the pod's node (the Node's
  * tulle.io/node-api annotation) and relays bytes both ways from then on: a WebSocket
  * upgrade, a log stream or a plain answer, whatever the node says. */
@@ -270,13 +215,15 @@ static void proxy_to_node(struct conn *c, const struct http_msg *req, const char
 	node = objects_get(c->srv, nk, "", node_name);
 	const char *url = json_string_value(json_object_get(json_object_get(json_object_get(node, "metadata"),
 									      "annotations"), "tulle.io/node-api"));
-	int fd = url ? connect_node(url) : -1;
+	char *why = NULL;
+	int fd = url ? dial_url(url, &why) : -1;
 	if (fd < 0) {
-		char *msg = url ? xasprintf("cannot reach the node API of node %s at %s (is its agent running?)", node_name, url)
+		char *msg = url ? xasprintf("cannot reach the node API of node %s: %s (is its agent running?)", node_name, why)
 				: xasprintf("node %s publishes no node API (annotation tulle.io/node-api; is its agent running?)",
 					    node_name);
 		fail(c, req, 502, "ServiceUnavailable", msg);
 		free(msg);
+		free(why);
 		json_decref(pod);
 		json_decref(node);
 		return;
@@ -557,52 +504,33 @@ void exec_feed(struct conn *c, const char *buf, size_t len)
 	}
 	sb_add(&e->rx, buf, len);
 	for (;;) {
-		const unsigned char *p = (const unsigned char *)e->rx.buf;
-		size_t have = e->rx.len, hl = 2;
-		if (have < 2)
-			return;
-		int opcode = p[0] & 0x0f;
-		bool masked = p[1] & 0x80;
-		uint64_t pl = p[1] & 0x7f;
-		if (pl == 126) {
-			if (have < 4)
-				return;
-			pl = (uint64_t)p[2] << 8 | p[3];
-			hl = 4;
-		} else if (pl == 127) {
-			if (have < 10)
-				return;
-			pl = 0;
-			for (int i = 0; i < 8; i++)
-				pl = pl << 8 | p[2 + i];
-			hl = 10;
-		}
-		if (pl > (1u << 24)) {
+		int opcode;
+		char *payload;
+		size_t pl;
+		ssize_t used = ws_parse(e->rx.buf, e->rx.len, 1u << 24, &opcode, &payload, &pl);
+		if (used < 0) {
 			c->close_after_flush = true; /* no frame here is that large */
 			return;
 		}
-		size_t mk = masked ? 4 : 0;
-		if (have < hl + mk + pl)
+		if (used == 0)
 			return;
-		unsigned char *data = xmalloc(pl + 1);
-		for (uint64_t i = 0; i < pl; i++)
-			data[i] = p[hl + mk + i] ^ (masked ? p[hl + (i & 3)] : 0);
-		sb_consume(&e->rx, hl + mk + (size_t)pl);
-		if (opcode == 8) { /* close */
+		unsigned char *data = (unsigned char *)payload;
+		sb_consume(&e->rx, (size_t)used);
+		if (opcode == WS_CLOSE) {
 			free(data);
 			exec_release(c);
 			c->close_after_flush = true;
 			return;
 		}
-		if (opcode == 9) /* ping */
-			ws_frame(&c->out, 10, data, (size_t)pl);
-		if ((opcode == 1 || opcode == 2) && pl >= 1) {
+		if (opcode == WS_PING)
+			ws_frame(&c->out, WS_PONG, false, -1, data, pl);
+		if ((opcode == WS_TEXT || opcode == WS_BINARY) && pl >= 1) {
 			int ch = data[0];
 			if (ch == 0 && e->in_fd >= 0 && pl > 1) {
-				ssize_t w = write(e->in_fd, data + 1, (size_t)pl - 1);
+				ssize_t w = write(e->in_fd, data + 1, pl - 1);
 				(void)w;
 			} else if (ch == 4 && e->tty && e->in_fd >= 0) {
-				json_t *sz = json_loadb((const char *)data + 1, (size_t)pl - 1, 0, NULL);
+				json_t *sz = json_loadb((const char *)data + 1, pl - 1, 0, NULL);
 				struct winsize ws = { .ws_col = (unsigned short)json_integer_value(json_object_get(sz, "Width")),
 						      .ws_row = (unsigned short)json_integer_value(json_object_get(sz, "Height")) };
 				ioctl(e->in_fd, TIOCSWINSZ, &ws);

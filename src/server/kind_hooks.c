@@ -69,23 +69,12 @@ out:
 	json_decref(sc.nodes);
 }
 
-/* ---- Service: addresses and ports from the allocators ---- */
-
-static int service_write(struct apiserver *s, json_t *obj, const json_t *old, json_t **status)
-{
-	return alloc_service(s, obj, old, status);
-}
-
-static void service_delete(struct apiserver *s, const json_t *obj)
-{
-	alloc_service_release(s, obj);
-}
-
 static const struct kind_hooks hooks[] = {
 	{ .kind = "Namespace", .initial_status = "{\"phase\":\"Active\"}", .holds_namespace = true },
 	{ .kind = "Pod", .initial_status = "{\"phase\":\"Pending\"}", .on_create = schedule },
-	{ .kind = "Service", .initial_status = "{\"loadBalancer\":{}}", .on_write = service_write,
-	  .on_delete = service_delete },
+	/* Services: addresses and ports from the allocators (alloc.c). */
+	{ .kind = "Service", .initial_status = "{\"loadBalancer\":{}}", .on_write = alloc_service,
+	  .on_delete = alloc_service_release },
 };
 
 const struct kind_hooks *kind_hooks_of(const struct skind *k)

@@ -23,12 +23,10 @@ struct api_subresource {
 	const char *group, *version, *kind; /* its response kind; NULL: the resource's own */
 	bool (*applies)(const struct skind *k);
 	api_fn fn;
+	bool on_node; /* served by a node API (it runs in the pod), not from the store */
 };
 
 extern const struct api_subresource api_subresources[];
 extern const size_t api_nsubresources;
-
-/* Whether method is one of a comma-separated list. */
-bool api_method_in(const char *methods, const char *method);
 
 #endif
