@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../datapath/datapath.h"
 #include "../lib/proc.h"
 #include "../lib/util.h"
 
@@ -187,12 +188,18 @@ static int run(struct agent *a)
 	informer_start(a->services, a->loop, on_services, a);
 	informer_start(a->slices, a->loop, on_services, a);
 	informer_start(a->pods_inf, a->loop, on_pods, a);
+	obs_start(a);
+	if (a->svc.dp && a->aggregation >= 0 && dp_set_aggregation(a->svc.dp, (uint32_t)a->aggregation) < 0)
+		fprintf(stderr, "agent %s: cannot set the flow aggregation level\n", a->node);
+	pol_start(a);
 	loop_every(a->loop, 5000, heartbeat, a);
 	loop_every(a->loop, 500, tick, a);
 	loop_every(a->loop, 5000, housekeeping, a);
 	int rc = loop_run(a->loop);
 	/* The node API stays, as the pods do; the next agent adopts it. */
 	free(a->node_api_url);
+	pol_stop(a);
+	obs_stop(a);
 	informer_free(a->nodes);
 	informer_free(a->services);
 	informer_free(a->slices);
@@ -212,10 +219,11 @@ int agent_main(int argc, char **argv)
 		{ "routing", required_argument, NULL, 'r' }, { "service-cidr", required_argument, NULL, 'S' },
 		{ "ct-max", required_argument, NULL, 'C' }, { "svc-max", required_argument, NULL, 'V' },
 		{ "cluster-dns", required_argument, NULL, 'D' }, { "cluster-domain", required_argument, NULL, 'M' },
+		{ "flows-max", required_argument, NULL, 'F' }, { "monitor-aggregation", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent a = { .vxlan = true, .cluster_dns = "10.96.0.10", .domain = "cluster.local",
-			   .service_cidr = "10.96.0.0/12" };
+			   .service_cidr = "10.96.0.0/12", .aggregation = -1 };
 	char *err;
 	int c;
 
@@ -233,6 +241,29 @@ int agent_main(int argc, char **argv)
 		case 'S': a.service_cidr = optarg; break;
 		case 'D': a.cluster_dns = optarg; break;
 		case 'M': a.domain = optarg; break;
+		case 'A':
+			if (!strcmp(optarg, "none"))
+				a.aggregation = TL_AGG_NONE;
+			else if (!strcmp(optarg, "medium"))
+				a.aggregation = TL_AGG_MEDIUM;
+			else if (!strcmp(optarg, "maximum"))
+				a.aggregation = TL_AGG_MAX;
+			else {
+				fprintf(stderr, "agent: --monitor-aggregation takes none (every packet), medium (new "
+						"connections, TCP flag changes, drops) or maximum (new connections and drops)\n");
+				return 2;
+			}
+			break;
+		case 'F': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 16 || v > (1u << 22)) {
+				fprintf(stderr, "agent: --flows-max takes a number of flows from 16 to %u, not %s\n", 1u << 22, optarg);
+				return 2;
+			}
+			a.flows_max = (uint32_t)v;
+			break;
+		}
 		case 'C':
 		case 'V': {
 			char *end;

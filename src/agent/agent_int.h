@@ -38,13 +38,34 @@ struct agent_svc {
 	unsigned long built[3]; /* informer generations the maps were built from */
 	bool built_ok;
 	json_t *announced;      /* LoadBalancer IPs on our uplink: ip -> true */
+	unsigned long gc_deleted; /* conntrack entries GC removed */
 };
+
+/* Policy enforcement (policy.c): informers on what policy reads, the stable numbers
+ * of identities and policies, and what flows are named by. */
+#define POL_NINF 9
+struct agent_pol {
+	struct informer *inf[POL_NINF];
+	unsigned long built[POL_NINF];
+	bool built_ok;
+	json_t *nums;      /* identity or policy key -> stable number */
+	uint32_t next_num;
+	json_t *names;     /* policy number (text) -> {kind, namespace, name} */
+	json_t *endpoints; /* pod IP -> {namespace, pod_name, labels, node_name} */
+	unsigned long syncs;
+	double last_sync_ms;
+	size_t rules, identities;
+};
+
+struct flowstore;
 
 struct agent {
 	/* configuration */
 	const char *node, *cluster, *pod_cidr, *node_ip, *state, *cni, *server, *cluster_dns, *domain;
 	const char *service_cidr;
 	uint32_t ct_max, svc_max;
+	uint32_t flows_max;   /* flow events kept in memory */
+	int aggregation;      /* TL_AGG_*, -1: leave the datapath's */
 	bool vxlan; /* overlay (default) or native routing over the fabric */
 	char self[4096];
 	/* runtime */
@@ -56,9 +77,25 @@ struct agent {
 	struct pod *pods;
 	size_t npods;
 	struct agent_svc svc;
+	struct agent_pol pol;
+	struct flowstore *flows;
 	pid_t node_api_pid; /* `tulle server --node-api` serving exec, attach and logs */
 	char *node_api_url;
+	char *observer_url; /* flows and metrics (observer.c) */
 };
+
+/* policy.c */
+void pol_start(struct agent *a);
+/* Compiles and writes the policy maps when anything policy reads moved. */
+void pol_sync(struct agent *a);
+void pol_stop(struct agent *a);
+
+/* observer.c: flow events from the ring buffer, named and kept; /flows and /metrics
+ * on STATE/observer.sock and on the node's address, port 9962. */
+int obs_start(struct agent *a);
+void obs_stop(struct agent *a);
+struct strbuf;
+void obs_metrics_text(struct agent *a, struct strbuf *sb);
 
 /* agent.c */
 /* Runs argv, collecting stdout+stderr into *out when given; returns the exit code. */

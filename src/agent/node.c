@@ -84,6 +84,8 @@ void node_publish(struct agent *a)
 		json_object_set_new(ann, "tulle.io/vtep-mac", json_string(a->vtep_mac));
 	if (a->node_api_url)
 		json_object_set_new(ann, "tulle.io/node-api", json_string(a->node_api_url));
+	if (a->observer_url)
+		json_object_set_new(ann, "tulle.io/observer", json_string(a->observer_url));
 	json_t *patch = json_pack("{s:{s:o}}", "metadata", "annotations", ann);
 	json_decref(agent_api(a, "PATCH", path, patch, "application/merge-patch+json", &code));
 	json_decref(patch);

@@ -150,26 +150,13 @@ void svc_sync(struct agent *a)
 	json_decref(nodes);
 }
 
-/* Prometheus text, in the agent's state directory (STATE/metrics.prom): counters and
- * map pressure (entries against capacity). */
-static void write_metrics(struct agent *a, size_t gc)
+/* Prometheus text, also in the agent's state directory (STATE/metrics.prom), for
+ * readers without a socket. */
+static void write_metrics(struct agent *a)
 {
 	struct strbuf sb;
-	uint64_t m[TL_M_MAX];
-	struct dp_map_usage u[8];
 	sb_init(&sb);
-	if (dp_metrics(a->svc.dp, m) == 0)
-		for (int i = 0; i < TL_M_MAX; i++)
-			sb_printf(&sb, "tulle_datapath_%s_total{node=\"%s\"} %llu\n", dp_metric_name(i), a->node,
-				  (unsigned long long)m[i]);
-	size_t n = dp_usage(a->svc.dp, u, 8);
-	for (size_t i = 0; i < n; i++) {
-		sb_printf(&sb, "tulle_datapath_map_entries{node=\"%s\",map=\"%s\"} %zu\n", a->node, u[i].name, u[i].entries);
-		sb_printf(&sb, "tulle_datapath_map_capacity{node=\"%s\",map=\"%s\"} %zu\n", a->node, u[i].name, u[i].max);
-		sb_printf(&sb, "tulle_datapath_map_pressure{node=\"%s\",map=\"%s\"} %.4f\n", a->node, u[i].name,
-			  u[i].max ? (double)u[i].entries / (double)u[i].max : 0.0);
-	}
-	sb_printf(&sb, "tulle_datapath_conntrack_gc_deleted{node=\"%s\"} %zu\n", a->node, gc);
+	obs_metrics_text(a, &sb);
 	char *path = xasprintf("%s/metrics.prom", a->state);
 	write_file_atomic(path, sb.buf ? sb.buf : "", sb.len, 0644);
 	free(path);
@@ -180,7 +167,8 @@ void svc_housekeeping(struct agent *a)
 {
 	if (!a->svc.dp)
 		return;
-	write_metrics(a, dp_ct_gc(a->svc.dp));
+	a->svc.gc_deleted += dp_ct_gc(a->svc.dp);
+	write_metrics(a);
 }
 
 void svc_close(struct agent *a)

@@ -90,6 +90,9 @@ const struct skind *schema_kind_resource(const struct schema *s, const char *gro
 /* As a user types it: kind, plural, singular or short name, any case, with an optional
  * ".group" suffix ("svc", "Service", "networkpolicies.networking.k8s.io"). */
 const struct skind *schema_kind_lookup(const struct schema *s, const char *name);
+/* The kind's REST path: its collection (in ns when namespaced and ns is given), or
+ * the named object. Caller frees. */
+char *api_path(const struct skind *k, const char *ns, const char *name);
 bool skind_has_version(const struct skind *k, const char *version);
 /* "apps/v1" for the preferred version; the caller frees. */
 char *skind_api_version(const struct skind *k, const char *version);

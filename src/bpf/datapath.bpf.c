@@ -1,5 +1,6 @@
-/* tulle's tc programs, one per attach point; the work is in lib/lb.h. */
-#include "lib/lb.h"
+/* tulle's tc programs, one per attach point; the work is in lib/lb.h (services) and
+ * lib/policy.h (the pods' hooks: services, policy, flows). */
+#include "lib/policy.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -7,14 +8,14 @@ char LICENSE[] SEC("license") = "GPL";
 SEC("tc")
 int tl_from_pod(struct __sk_buff *skb)
 {
-	return lb(skb, HOOK_FROM_POD);
+	return from_pod(skb);
 }
 
 /* Egress of a pod's host-side veth: what reaches the pod (replies of services). */
 SEC("tc")
 int tl_to_pod(struct __sk_buff *skb)
 {
-	return lb(skb, HOOK_TO_POD);
+	return to_pod(skb);
 }
 
 /* Ingress of the node's uplink and overlay device: NodePort, LoadBalancer and

@@ -52,8 +52,6 @@ int manifest_load_mode(struct manifest *m, char **paths, size_t npaths, bool rec
 		       const char *ns, int unknown);
 void manifest_free(struct manifest *m);
 
-/* /api/v1/namespaces/NS/services[/NAME] for a kind. Caller frees. */
-char *api_path(const struct skind *k, const char *ns, const char *name);
 /* "service", "networkpolicy.networking.k8s.io": how kubectl names a kind in messages. */
 char *kind_ref(const struct skind *k);
 /* Connects with the common options; prints the error and returns -1 on failure. */
@@ -70,6 +68,7 @@ int cmd_describe(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_api_resources(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_observe(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_exec(int argc, char **argv);

@@ -12,23 +12,6 @@
 #include "../api/validate.h"
 #include "../lib/proc.h"
 
-char *api_path(const struct skind *k, const char *ns, const char *name)
-{
-	struct strbuf sb;
-
-	sb_init(&sb);
-	if (k->group[0])
-		sb_printf(&sb, "/apis/%s/%s", k->group, k->versions[0]);
-	else
-		sb_printf(&sb, "/api/%s", k->versions[0]);
-	if (k->namespaced && ns)
-		sb_printf(&sb, "/namespaces/%s", ns);
-	sb_printf(&sb, "/%s", k->plural);
-	if (name)
-		sb_printf(&sb, "/%s", name);
-	return sb_detach(&sb);
-}
-
 char *kind_ref(const struct skind *k)
 {
 	return k->group[0] ? xasprintf("%s.%s", k->singular, k->group) : xstrdup(k->singular);

@@ -21,6 +21,7 @@ static const struct {
 	{ "delete", cmd_delete, "Delete objects by name or by file" },
 	{ "api-resources", cmd_api_resources, "List the kinds the API serves" },
 	{ "policy", cmd_policy, "Network policy: reachability matrix and trace" },
+	{ "observe", cmd_observe, "Flows from every node, as Hubble's observe (filters, --follow, -o json)" },
 	{ "cluster", cmd_cluster, "Create, delete, list or exec into local clusters" },
 	{ "create", cmd_create, "Create a namespace or a deployment" },
 	{ "expose", cmd_expose, "Expose a deployment or pod as a Service" },

@@ -129,8 +129,13 @@ int dp_open(struct datapath **out, const struct dp_opts *o, char **err)
 				 "directory loses its connections' state)", strerror(-rc), o->pin_dir ? o->pin_dir : "-");
 		goto fail;
 	}
-	struct tl_config cfg = { .node_ip = o->node_ip, .hairpin_ip = htonl(TL_HAIRPIN_IP_HOST) };
+	/* A pinned config keeps its policy revision and aggregation level. */
+	struct tl_config cfg = { 0 };
 	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(s->maps.tl_config), &zero, &cfg) < 0 || !cfg.hairpin_ip)
+		cfg.aggregation = TL_AGG_MEDIUM;
+	cfg.node_ip = o->node_ip;
+	cfg.hairpin_ip = htonl(TL_HAIRPIN_IP_HOST);
 	if (bpf_map_update_elem(bpf_map__fd(s->maps.tl_config), &zero, &cfg, BPF_ANY) < 0) {
 		*err = xasprintf("cannot write the datapath config: %s", strerror(errno));
 		goto fail;
@@ -140,6 +145,8 @@ int dp_open(struct datapath **out, const struct dp_opts *o, char **err)
 	dp->ct_fd = bpf_map__fd(s->maps.tl_ct);
 	dp->aff_fd = bpf_map__fd(s->maps.tl_affinity);
 	dp->metrics_fd = bpf_map__fd(s->maps.tl_metrics);
+	dp->pct_fd = bpf_map__fd(s->maps.tl_pct);
+	dp->traffic_fd = bpf_map__fd(s->maps.tl_traffic);
 	*out = dp;
 	return 0;
 fail:
@@ -203,7 +210,46 @@ static const char *const metric_names[TL_M_MAX] = {
 	[TL_M_SNAT_NO_PORT] = "dropped_snat_no_port",
 	[TL_M_DROP_MALFORMED] = "dropped_malformed",
 	[TL_M_FIB_FAIL] = "fib_lookup_failed",
+	[TL_M_FLOWS] = "flow_events",
+	[TL_M_FLOWS_LOST] = "flow_events_lost",
+	[TL_M_POLICY_RECHECK] = "policy_rechecks",
 };
+
+/* Hubble's drop_reason_desc names where one exists. */
+static const char *const reason_names[TL_R_MAX] = {
+	[TL_R_NONE] = "NONE",
+	[TL_R_POLICY_DENIED] = "POLICY_DENIED",
+	[TL_R_POLICY_DENY] = "POLICY_DENY",
+	[TL_R_PROXY_UNAVAILABLE] = "PROXY_REDIRECTION_NOT_AVAILABLE",
+	[TL_R_UNKNOWN_ENDPOINT] = "UNKNOWN_ENDPOINT",
+	[TL_R_NO_BACKEND] = "SERVICE_BACKEND_NOT_FOUND",
+	[TL_R_INVALID] = "INVALID_PACKET_DROPPED",
+	[TL_R_NAT_NO_PORT] = "SNAT_NO_PORT_AVAILABLE",
+	[TL_R_CT_FULL] = "CT_MAP_INSERTION_FAILED",
+};
+
+const char *dp_reason_name(int r)
+{
+	return r >= 0 && r < TL_R_MAX ? reason_names[r] : "UNKNOWN";
+}
+
+int dp_traffic(struct datapath *dp, struct tl_traffic out[TL_R_MAX * 2])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return -1;
+	struct tl_traffic *v = xcalloc((size_t)ncpu, sizeof(*v));
+	for (uint32_t i = 0; i < TL_R_MAX * 2; i++) {
+		out[i] = (struct tl_traffic){ 0, 0 };
+		if (bpf_map_lookup_elem(dp->traffic_fd, &i, v) == 0)
+			for (int c = 0; c < ncpu; c++) {
+				out[i].packets += v[c].packets;
+				out[i].bytes += v[c].bytes;
+			}
+	}
+	free(v);
+	return 0;
+}
 
 const char *dp_metric_name(int i)
 {
@@ -244,7 +290,8 @@ static size_t map_entries(int fd, size_t key_size)
 size_t dp_usage(struct datapath *dp, struct dp_map_usage *out, size_t max)
 {
 	struct tl_datapath *s = dp->skel;
-	struct bpf_map *maps[] = { s->maps.tl_svc, s->maps.tl_slots, s->maps.tl_ct, s->maps.tl_affinity };
+	struct bpf_map *maps[] = { s->maps.tl_svc, s->maps.tl_slots, s->maps.tl_ct, s->maps.tl_affinity,
+				   s->maps.tl_ipcache, s->maps.tl_policy, s->maps.tl_pct };
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]) && n < max; i++, n++) {
 		out[n].name = bpf_map__name(maps[i]);

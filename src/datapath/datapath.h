@@ -59,6 +59,38 @@ int dp_sync(struct datapath *dp, const struct dp_frontend *fe, size_t n, struct 
 /* Removes expired conntrack entries (both directions) and returns how many. */
 size_t dp_ct_gc(struct datapath *dp);
 
+/* ---- policy (policy_sync.c) ---- */
+
+struct dp_ip {
+	struct tl_ipcache_key key;
+	struct tl_ipcache val;
+};
+
+struct dp_rule {
+	struct tl_pol_key key;
+	struct tl_pol val;
+};
+
+struct dp_policy_stats {
+	size_t ips_set, ips_deleted, rules_set, rules_deleted;
+};
+
+/* Makes the ipcache and policy tries hold exactly these entries (sorting the arrays):
+ * new rules first, then addresses, then stale rules go; then the policy revision is
+ * bumped so tracked connections are decided again on their next packet. */
+int dp_policy_sync(struct datapath *dp, struct dp_ip *ips, size_t nip, struct dp_rule *rules, size_t nrules,
+		   struct dp_policy_stats *st);
+/* The prefixes of a port range: writes at most 32 into port/bits, returns how many. */
+size_t dp_port_prefixes(uint16_t lo, uint16_t hi, uint16_t *port, uint8_t *bits);
+/* TL_AGG_* */
+int dp_set_aggregation(struct datapath *dp, uint32_t level);
+/* The flow events' ring buffer. */
+int dp_flows_fd(struct datapath *dp);
+/* Packets and bytes per (reason, direction), summed over CPUs: out[reason * 2 + dir]. */
+int dp_traffic(struct datapath *dp, struct tl_traffic out[TL_R_MAX * 2]);
+/* Hubble's names for drop reasons ("POLICY_DENIED", ...). */
+const char *dp_reason_name(int r);
+
 struct dp_map_usage {
 	const char *name;
 	size_t entries, max;

@@ -8,7 +8,7 @@ struct tl_datapath;
 
 struct datapath {
 	struct tl_datapath *skel;
-	int svc_fd, slots_fd, ct_fd, aff_fd, metrics_fd;
+	int svc_fd, slots_fd, ct_fd, aff_fd, metrics_fd, pct_fd, traffic_fd;
 	uint32_t next_id;
 };
 

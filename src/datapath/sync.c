@@ -291,10 +291,33 @@ static bool ct_expired(const void *key, const void *val, void *ctx)
 	return c->now > last && c->now - last > to;
 }
 
+/* Policy conntrack: an entry goes with its partner (the reversed tuple at the pod's
+ * other hook) once both are idle, with the same timeouts. */
+static bool pct_expired(const void *key, const void *val, void *ctx)
+{
+	const struct tl_pct_key *k = key;
+	const struct tl_pct *v = val;
+	const struct gc_ctx *c = ctx;
+	struct tl_pct pv;
+	struct tl_pct_key pk = { .saddr = k->daddr, .daddr = k->saddr, .sport = k->dport, .dport = k->sport,
+				 .proto = k->proto, .hook = k->hook ^ 1 };
+	uint64_t last = v->last_seen;
+	bool fin = v->flags & TL_PCT_F_FIN;
+	if (bpf_map_lookup_elem(c->fd, &pk, &pv) == 0) {
+		if (pv.last_seen > last)
+			last = pv.last_seen;
+		fin |= pv.flags & TL_PCT_F_FIN;
+	}
+	uint64_t to = fin ? 10 * SEC_NS : k->proto == TL_PROTO_TCP ? 6 * 3600 * SEC_NS : 120 * SEC_NS;
+	return c->now > last && c->now - last > to;
+}
+
 size_t dp_ct_gc(struct datapath *dp)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	struct gc_ctx c = { dp->ct_fd, (uint64_t)ts.tv_sec * SEC_NS + (uint64_t)ts.tv_nsec };
-	return delete_where(dp->ct_fd, sizeof(struct tl_ct_key), sizeof(struct tl_ct), ct_expired, &c);
+	size_t n = delete_where(dp->ct_fd, sizeof(struct tl_ct_key), sizeof(struct tl_ct), ct_expired, &c);
+	c.fd = dp->pct_fd;
+	return n + delete_where(dp->pct_fd, sizeof(struct tl_pct_key), sizeof(struct tl_pct), pct_expired, &c);
 }

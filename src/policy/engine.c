@@ -193,6 +193,23 @@ uint32_t pe_ident_of_ip(const struct pe_engine *e, const struct ipaddr *ip)
 	return id;
 }
 
+uint32_t pe_ident_of_prefix(const struct pe_engine *e, size_t i)
+{
+	uint64_t *sig = xcalloc(e->words ? e->words : 1, sizeof(uint64_t));
+	struct strbuf sb;
+
+	for (size_t j = 0; i < e->nprefixes && j < e->nprefixes; j++)
+		if (cidr_contains_cidr(&e->prefixes[j], &e->prefixes[i]))
+			sig[j / 64] |= 1ull << (j % 64);
+	sb_init(&sb);
+	sb_adds(&sb, "world\x1f");
+	sig_text(&sb, sig, e->words);
+	uint32_t id = find_key(e, sb.buf);
+	sb_free(&sb);
+	free(sig);
+	return id;
+}
+
 /* ---- selector cache: which identities each rule's peers select ---- */
 
 static void sel_add(struct pe_sel *s, uint32_t id)

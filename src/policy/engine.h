@@ -72,6 +72,10 @@ int pe_compile(struct pe_engine *e, const struct pm_cluster *c, char **err);
 void pe_free(struct pe_engine *e);
 uint32_t pe_ident_of_pod(const struct pe_engine *e, int pod);
 uint32_t pe_ident_of_ip(const struct pe_engine *e, const struct ipaddr *ip);
+/* The identity of addresses whose longest policy prefix is prefixes[i] (i ==
+ * nprefixes: addresses in no prefix). Prefixes nest or are disjoint, so an LPM
+ * ipcache of the prefixes gives every outside address its identity. */
+uint32_t pe_ident_of_prefix(const struct pe_engine *e, size_t i);
 struct pm_side pe_lookup(const struct pe_engine *e, uint32_t local, int dir, uint32_t peer,
 			 uint8_t proto, uint16_t port);
 /* After the cluster's policy at index pol changed in place (or was appended), or a pod's

@@ -65,6 +65,48 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tl_metrics SEC(".maps");
 
+/* ipcache and policy (lib/policy.h); tries are never preallocated. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__type(key, struct tl_ipcache_key);
+	__type(value, struct tl_ipcache);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_ipcache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1048576);
+	__type(key, struct tl_pol_key);
+	__type(value, struct tl_pol);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct tl_pct_key);
+	__type(value, struct tl_pct);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_pct SEC(".maps");
+
+/* Flow events for the agent (lib/flow.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TL_R_MAX * 2);
+	__type(key, __u32);
+	__type(value, struct tl_traffic);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tl_traffic SEC(".maps");
+
 TL_ALWAYS void count(__u32 what)
 {
 	__u64 *v = bpf_map_lookup_elem(&tl_metrics, &what);
@@ -84,18 +126,26 @@ struct pkt {
 	__u32 l4off;     /* offset of the transport header */
 	__u32 csum_off;  /* offset of the transport checksum, 0 if none to fix */
 	__u8 tcp_flags;
+	__u8 icmp_error; /* an ICMP error about another packet: it follows that packet */
+	__be16 pol_port; /* the port policy sees: the destination port, ICMP type and code */
 };
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 
-/* Returns 1 for an IPv4 TCP/UDP/SCTP first fragment with its ports, 0 for anything
- * the datapath passes untouched, -1 for a packet too short for its own headers. */
+/* Returns 1 for an IPv4 TCP/UDP/SCTP first fragment with its ports, 2 for ICMP (the
+ * echo identifier as both ports, so a reply meets its request's entry), 0 for anything
+ * else the datapath passes untouched (other protocols: PARSE_OTHER, policy only),
+ * -1 for a packet too short for its own headers. */
+#define PARSE_PORTS 1
+#define PARSE_ICMP 2
+#define PARSE_OTHER 3
 TL_ALWAYS int parse(struct __sk_buff *skb, struct pkt *p)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
+	__builtin_memset(p, 0, sizeof(*p));
 	if ((void *)(eth + 1) > end)
 		return 0;
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
@@ -107,19 +157,30 @@ TL_ALWAYS int parse(struct __sk_buff *skb, struct pkt *p)
 		return -1;
 	if (ip->frag_off & bpf_htons(0x1fff))
 		return 0; /* a later fragment has no ports */
-	if (ip->protocol != TL_PROTO_TCP && ip->protocol != TL_PROTO_UDP && ip->protocol != TL_PROTO_SCTP)
-		return 0;
+	p->t.saddr = ip->saddr;
+	p->t.daddr = ip->daddr;
+	p->t.proto = ip->protocol;
+	if (ip->protocol != TL_PROTO_TCP && ip->protocol != TL_PROTO_UDP && ip->protocol != TL_PROTO_SCTP &&
+	    ip->protocol != TL_PROTO_ICMP)
+		return PARSE_OTHER;
 	__u32 l4off = sizeof(*eth) + ip->ihl * 4;
 	__u8 *l4 = data + l4off;
 	if ((void *)(l4 + 4) > end)
 		return -1;
-	__builtin_memset(p, 0, sizeof(*p));
-	p->t.saddr = ip->saddr;
-	p->t.daddr = ip->daddr;
-	p->t.proto = ip->protocol;
+	p->l4off = l4off;
+	if (ip->protocol == TL_PROTO_ICMP) {
+		if ((void *)(l4 + 8) > end)
+			return -1;
+		__u8 type = l4[0];
+		p->pol_port = *(__be16 *)l4; /* type, code */
+		p->icmp_error = type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+		if (type == 0 || type == 8)
+			p->t.sport = p->t.dport = *(__be16 *)(l4 + 4);
+		return PARSE_ICMP;
+	}
 	p->t.sport = *(__be16 *)l4;
 	p->t.dport = *(__be16 *)(l4 + 2);
-	p->l4off = l4off;
+	p->pol_port = p->t.dport;
 	if (ip->protocol == TL_PROTO_TCP) {
 		if ((void *)(l4 + 20) > end)
 			return -1;
@@ -131,7 +192,7 @@ TL_ALWAYS int parse(struct __sk_buff *skb, struct pkt *p)
 		p->csum_off = l4off + 6;
 	}
 	/* SCTP's CRC32c covers no IP pseudo-header: rewriting addresses needs no fix. */
-	return 1;
+	return PARSE_PORTS;
 }
 
 #endif

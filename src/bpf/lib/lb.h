@@ -19,6 +19,8 @@ enum {
 struct lb_result {
 	__u32 flags; /* TL_CT_F_* of the entry that applied */
 	__be32 saddr, daddr;
+	__be16 sport, dport;
+	__u8 drop_reason; /* TL_R_* when the verdict is DROP */
 };
 
 /* Where this node's hooks are: which side of the world the packet comes from. */
@@ -45,8 +47,12 @@ TL_ALWAYS int ct_apply(struct __sk_buff *skb, struct pkt *p, struct lb_result *r
 	res->flags = ct->flags;
 	res->saddr = ct->saddr;
 	res->daddr = ct->daddr;
-	if (nat(skb, p, ct->saddr, ct->sport, ct->daddr, ct->dport) < 0)
+	res->sport = ct->sport;
+	res->dport = ct->dport;
+	if (nat(skb, p, ct->saddr, ct->sport, ct->daddr, ct->dport) < 0) {
+		res->drop_reason = TL_R_INVALID;
 		return TL_VERDICT_DROP;
+	}
 	return TL_VERDICT_DONE;
 }
 
@@ -140,6 +146,7 @@ TL_ALWAYS int lb_new(struct __sk_buff *skb, struct pkt *p, enum tl_hook hook, st
 			rev.daddr = saddr;
 			if (snat_port(&rev, sport) < 0) {
 				count(TL_M_SNAT_NO_PORT);
+				res->drop_reason = TL_R_NAT_NO_PORT;
 				return TL_VERDICT_DROP;
 			}
 			sport = rev.dport;
@@ -149,45 +156,71 @@ TL_ALWAYS int lb_new(struct __sk_buff *skb, struct pkt *p, enum tl_hook hook, st
 	if (hook == HOOK_FROM_HOST)
 		fwd_flags |= TL_CT_F_FIB;
 	if (ct_put(&rev, p->t.daddr, p->t.dport, p->t.saddr, p->t.sport, rev_flags, svc->id, BPF_ANY) < 0 ||
-	    ct_put(&p->t, saddr, sport, b.addr, b.port, fwd_flags, svc->id, BPF_ANY) < 0)
+	    ct_put(&p->t, saddr, sport, b.addr, b.port, fwd_flags, svc->id, BPF_ANY) < 0) {
+		res->drop_reason = TL_R_CT_FULL;
 		return TL_VERDICT_DROP;
+	}
 	res->flags = fwd_flags;
 	res->saddr = saddr;
 	res->daddr = b.addr;
-	if (nat(skb, p, saddr, sport, b.addr, b.port) < 0)
+	res->sport = sport;
+	res->dport = b.port;
+	if (nat(skb, p, saddr, sport, b.addr, b.port) < 0) {
+		res->drop_reason = TL_R_INVALID;
 		return TL_VERDICT_DROP;
+	}
 	return TL_VERDICT_DONE;
 }
 
-/* The whole of service handling at one hook; returns a TC action. */
+/* Service translation of a parsed packet (PARSE_PORTS): the tracked connection's
+ * rewrite, or a new connection balanced; returns a TL_VERDICT_*. */
+TL_ALWAYS int lb_translate(struct __sk_buff *skb, struct pkt *p, enum tl_hook hook, struct lb_result *res)
+{
+	int v = ct_apply(skb, p, res);
+	if (v == TL_VERDICT_PASS && hook != HOOK_TO_POD)
+		v = lb_new(skb, p, hook, res);
+	return v;
+}
+
+/* How a translated packet leaves (after policy, at a pod's hook). */
+TL_ALWAYS int lb_forward(struct __sk_buff *skb, struct pkt *p, const struct lb_result *res)
+{
+	if (res->flags & TL_CT_F_HAIRPIN)
+		return bounce(skb);
+	if (res->flags & TL_CT_F_FIB)
+		return fib_forward(skb, p, res->saddr, res->daddr);
+	return TC_ACT_OK;
+}
+
+/* A parse failure: counted, reported, dropped. */
+TL_ALWAYS int drop_malformed(struct __sk_buff *skb, struct pkt *p, __u8 dir)
+{
+	count(TL_M_DROP_MALFORMED);
+	drop_event(skb, p, TL_R_INVALID, dir);
+	return TC_ACT_SHOT;
+}
+
+/* The whole of service handling at a node hook (uplink, overlay, tulle_host); returns
+ * a TC action. */
 TL_ALWAYS int lb(struct __sk_buff *skb, enum tl_hook hook)
 {
 	struct pkt p;
 	struct lb_result res = {};
 	int v, rc = parse(skb, &p);
+	__u8 dir = hook == HOOK_FROM_NET ? TL_DIR_INGRESS : TL_DIR_EGRESS;
 
 	count(TL_M_PACKETS);
-	if (rc < 0) {
-		count(TL_M_DROP_MALFORMED);
-		return TC_ACT_SHOT;
-	}
-	if (rc == 0)
+	if (rc < 0)
+		return drop_malformed(skb, &p, dir);
+	if (rc != PARSE_PORTS)
 		return TC_ACT_OK;
-	v = ct_apply(skb, &p, &res);
-	if (v == TL_VERDICT_PASS && hook != HOOK_TO_POD)
-		v = lb_new(skb, &p, hook, &res);
+	v = lb_translate(skb, &p, hook, &res);
 	switch (v) {
 	case TL_VERDICT_PASS: return TC_ACT_OK;
-	case TL_VERDICT_DROP: return TC_ACT_SHOT;
-	case TL_VERDICT_REJECT: return reject(skb, &p, hook == HOOK_FROM_HOST);
+	case TL_VERDICT_DROP: drop_event(skb, &p, res.drop_reason, dir); return TC_ACT_SHOT;
+	case TL_VERDICT_REJECT: drop_event(skb, &p, TL_R_NO_BACKEND, dir); return reject(skb, &p, hook == HOOK_FROM_HOST);
 	}
-	if (hook == HOOK_TO_POD)
-		return TC_ACT_OK;
-	if (res.flags & TL_CT_F_HAIRPIN)
-		return bounce(skb);
-	if (res.flags & TL_CT_F_FIB)
-		return fib_forward(skb, &p, res.saddr, res.daddr);
-	return TC_ACT_OK;
+	return lb_forward(skb, &p, &res);
 }
 
 #endif

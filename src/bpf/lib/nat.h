@@ -3,7 +3,7 @@
 #ifndef TL_BPF_NAT_H
 #define TL_BPF_NAT_H
 
-#include "common.h"
+#include "flow.h"
 
 #define IP_SRC_OFF (ETH_HLEN + 12)
 #define IP_DST_OFF (ETH_HLEN + 16)
