@@ -9,75 +9,16 @@
 #include "../api/validate.h"
 #include "../lib/doc.h"
 #include "engine.h"
-
-static const char *const NSS[] = { "x", "y", "z" };
-static const char *const PODS[] = { "a", "b", "c" };
+#include "scenario.h"
 
 static void add_json(struct pm_cluster *c, json_t *obj)
 {
-	const struct skind *k;
-	struct ferrs errs;
 	char *err;
-
-	ferrs_init(&errs);
-	if (api_validate(obj, NULL, UNKNOWN_STRICT, &k, &errs, NULL) < 0) {
-		struct strbuf sb;
-		sb_init(&sb);
-		api_format_errors(&sb, NULL, obj, &errs);
-		fprintf(stderr, "  invalid test object: %s", sb.buf);
-		sb_free(&sb);
-		th_cur_failed = 1;
-	}
-	ferrs_free(&errs);
-	if (pm_add(c, obj, &err) < 0) {
+	if (scenario_add(c, obj, &err) < 0) {
 		fprintf(stderr, "  %s\n", err);
 		free(err);
 		th_cur_failed = 1;
 	}
-	json_decref(obj);
-}
-
-static void upstream_cluster(struct pm_cluster *c)
-{
-	memset(c, 0, sizeof(*c));
-	for (int n = 0; n < 3; n++) {
-		add_json(c, json_pack("{s:s,s:s,s:{s:s,s:{s:s}}}", "apiVersion", "v1", "kind", "Namespace",
-				      "metadata", "name", NSS[n], "labels", "ns", NSS[n]));
-		for (int p = 0; p < 3; p++) {
-			char ip[32];
-			snprintf(ip, sizeof(ip), "10.0.%d.%d", n + 1, 10 + p);
-			json_t *ports = json_array();
-			static const char *const protos[] = { "TCP", "UDP", "SCTP" };
-			for (int pr = 0; pr < 3; pr++)
-				for (int port = 80; port <= 81; port++) {
-					char name[32], lower[8];
-					snprintf(lower, sizeof(lower), "%s", protos[pr]);
-					for (char *q = lower; *q; q++)
-						*q = (char)(*q - 'A' + 'a');
-					snprintf(name, sizeof(name), "serve-%d-%s", port, lower);
-					json_array_append_new(ports, json_pack("{s:s,s:i,s:s}", "name", name,
-									       "containerPort", port, "protocol", protos[pr]));
-				}
-			add_json(c, json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:[{s:s,s:s,s:o}]},s:{s:s}}",
-					      "apiVersion", "v1", "kind", "Pod", "metadata", "name", PODS[p],
-					      "namespace", NSS[n], "labels", "pod", PODS[p], "spec", "containers",
-					      "name", "c", "image", "agnhost", "ports", ports, "status", "podIP", ip));
-		}
-	}
-}
-
-/* A pattern against a pod: NS/POD, either side may be "*", or "*" alone. */
-static bool pattern(const char *pat, const struct pm_pod *p)
-{
-	if (!strcmp(pat, "*"))
-		return true;
-	const char *slash = strchr(pat, '/');
-	if (!slash)
-		return false;
-	size_t nl = (size_t)(slash - pat);
-	bool ns_ok = (nl == 1 && pat[0] == '*') || (strlen(p->ns) == nl && !strncmp(pat, p->ns, nl));
-	bool pod_ok = !strcmp(slash + 1, "*") || !strcmp(slash + 1, p->name);
-	return ns_ok && pod_ok;
 }
 
 struct probe {
@@ -87,39 +28,13 @@ struct probe {
 
 static int parse_probe(const char *s, struct probe *p)
 {
-	char proto[8];
-	unsigned port, code = 0;
-	/* PORT/PROTO, or TYPE[.CODE]/ICMP */
-	if (sscanf(s, "%u.%u/%7s", &port, &code, proto) != 3 &&
-	    sscanf(s, "%u/%7s", &port, proto) != 2)
-		return -1;
-	if (pm_proto_parse(proto, &p->proto) < 0)
-		return -1;
-	p->port = p->proto == PROTO_ICMP ? PM_ICMP_PORT(port, code) : (uint16_t)port;
-	return 0;
+	return scenario_probe(s, &p->proto, &p->port);
 }
 
 static bool expected(const json_t *expect, const struct pm_pod *from, const struct pm_pod *to,
 		     const struct probe *pr)
 {
-	bool allow = strcmp(json_string_value(json_object_get(expect, "default")) ?: "allow", "deny") != 0;
-	size_t i;
-	json_t *r;
-
-	json_array_foreach(json_object_get(expect, "rules"), i, r) {
-		char verb[8], f[64], arrow[4], t[64], port[16] = "";
-		int n = sscanf(json_string_value(r), "%7s %63s %3s %63s %15s", verb, f, arrow, t, port);
-		if (n < 4)
-			continue;
-		if (n == 5) {
-			struct probe only;
-			if (parse_probe(port, &only) < 0 || only.port != pr->port || only.proto != pr->proto)
-				continue;
-		}
-		if (pattern(f, from) && pattern(t, to))
-			allow = !strcmp(verb, "allow");
-	}
-	return allow;
+	return scenario_expected(expect, from, to, pr->proto, pr->port);
 }
 
 /* Checks every pair on every probe; prints the grids that differ. */
@@ -183,28 +98,19 @@ static void upstream_scenarios(void)
 	while ((de = readdir(d))) {
 		if (!str_has_suffix(de->d_name, ".yaml"))
 			continue;
-		char *path = xasprintf("%s/%s", dir, de->d_name), *text;
-		size_t len, n;
-		struct doc **docs;
-		struct ferrs errs;
+		char *path = xasprintf("%s/%s", dir, de->d_name), *err = NULL;
 		struct pm_cluster c;
-		ferrs_init(&errs);
-		CHECK(read_file(path, &text, &len) == 0);
-		if (doc_load_all(text, len, path, &docs, &n, &errs) < 0 || n < 1) {
-			fprintf(stderr, "  %s: does not parse\n", path);
+		json_t *expect;
+		if (scenario_load(path, &c, &expect, &err) < 0) {
+			fprintf(stderr, "  %s\n", err);
+			free(err);
 			failed++;
 		} else {
-			upstream_cluster(&c);
-			for (size_t i = 1; i < n; i++)
-				add_json(&c, json_incref(docs[i]->root));
-			pm_finish(&c);
-			if (check_matrix(&c, json_object_get(docs[0]->root, "expect"), de->d_name))
+			if (check_matrix(&c, expect, de->d_name))
 				failed++;
+			json_decref(expect);
 			pm_free(&c);
-			docs_free(docs, n);
 		}
-		ferrs_free(&errs);
-		free(text);
 		free(path);
 		scenarios++;
 	}
