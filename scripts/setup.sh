@@ -12,6 +12,7 @@ PACKAGES=(
   iproute2 iputils-ping procps psmisc       # network namespaces, tests
   curl sqlite3 ca-certificates python3      # tests drive the API with curl, read JSON with python3
   bind9-dnsutils wrk                        # real clients: dig for DNS, wrk for load through services
+  prometheus                                # promtool checks the agents' metrics
 )
 
 # `setup.sh bench` adds the peers the benchmarks compare against.

@@ -15,6 +15,8 @@ step tulle get service web
 for i in 1 2 3 4 5 6; do
   step tulle run "debug-$i" --image=curlimages/curl --rm -it --restart=Never -- curl -s http://web
 done
+# Hubble's view of those curls: `hubble observe --namespace default --verdict FORWARDED`.
+step tulle observe --namespace default --verdict FORWARDED --protocol tcp --port 80 --last 12
 echo
 echo "Each answer names the replica that served it (pod=...) and the client's own pod address"
 echo "(client=...): no NAT between pods, across nodes, through the ClusterIP."

@@ -27,6 +27,10 @@ pod() { tulle get pods -n secure-app -l "app=$1" -o name | head -1 | cut -d/ -f2
 FRONTEND=$(pod frontend) BACKEND=$(pod backend) DATABASE=$(pod database)
 # The chapter's test: frontend -> backend succeeds, frontend -> database is blocked.
 step_retry tulle exec -n secure-app deployment/frontend -- curl -s -m 3 http://backend
+step tulle exec -n secure-app deployment/frontend -- curl -s -m 3 http://database:5432 || echo "(blocked: curl exit $?)"
+step tulle exec -n secure-app deployment/backend -- timeout 3 bash -c 'exec 3<>/dev/tcp/database/5432 && echo "connected to database:5432"'
+step tulle exec -n secure-app deployment/database -- nslookup backend.secure-app.svc.cluster.local
+step tulle observe --namespace secure-app --verdict DROPPED --last 5
 step tulle policy trace --from "secure-app/$FRONTEND" --to "secure-app/$BACKEND" --port 80/TCP
 step tulle policy trace --from "secure-app/$FRONTEND" --to "secure-app/$DATABASE" --port 5432/TCP
 step tulle policy trace --from "secure-app/$BACKEND" --to "secure-app/$DATABASE" --port 5432/TCP
@@ -34,7 +38,6 @@ step tulle policy matrix -n secure-app --port 80/TCP --port 5432/TCP
 # Without the egress allows, as the chapter has it:
 step tulle delete -f "$(dirname "$0")/egress-allows.yaml"
 step tulle policy trace --from "secure-app/$FRONTEND" --to "secure-app/$BACKEND" --port 80/TCP
-echo
-echo "policy trace and matrix are the policy engine's decisions over the live cluster's"
-echo "objects; the kernel enforces them once policy enforcement lands (issue 16). Until"
-echo "then the datapath forwards frontend -> database too."
+sleep 0.5
+step tulle exec -n secure-app deployment/frontend -- curl -s -m 3 http://backend || echo "(blocked: curl exit $?)"
+step tulle observe --namespace secure-app --verdict DROPPED --to-pod secure-app/backend --last 3

@@ -52,6 +52,7 @@ struct agent_pol {
 	uint32_t next_num;
 	json_t *names;     /* policy number (text) -> {kind, namespace, name} */
 	json_t *endpoints; /* pod IP -> {namespace, pod_name, labels, node_name} */
+	json_t *local_ips; /* "ns/name" -> IP of pods started here, until the API has them */
 	unsigned long syncs;
 	double last_sync_ms;
 	size_t rules, identities;
@@ -89,6 +90,8 @@ void pol_start(struct agent *a);
 /* Compiles and writes the policy maps when anything policy reads moved. */
 void pol_sync(struct agent *a);
 void pol_stop(struct agent *a);
+/* A local pod's address, known before the API reports it: written to the maps now. */
+void pol_pod_address(struct agent *a, const char *ns, const char *name, const char *ip);
 
 /* observer.c: flow events from the ring buffer, named and kept; /flows and /metrics
  * on STATE/observer.sock and on the node's address, port 9962. */

@@ -372,8 +372,8 @@ void obs_metrics_text(struct agent *a, struct strbuf *sb)
 	sb_printf(sb, "tulle_datapath_conntrack_gc_deleted_total{node=\"%s\"} %lu\n", a->node, a->svc.gc_deleted);
 	family(sb, "tulle_policy_syncs_total", "counter", "policy map syncs");
 	sb_printf(sb, "tulle_policy_syncs_total{node=\"%s\"} %lu\n", a->node, a->pol.syncs);
-	family(sb, "tulle_policy_sync_milliseconds", "gauge", "duration of the last policy compile and sync");
-	sb_printf(sb, "tulle_policy_sync_milliseconds{node=\"%s\"} %.3f\n", a->node, a->pol.last_sync_ms);
+	family(sb, "tulle_policy_sync_seconds", "gauge", "duration of the last policy compile and sync");
+	sb_printf(sb, "tulle_policy_sync_seconds{node=\"%s\"} %.6f\n", a->node, a->pol.last_sync_ms / 1e3);
 	family(sb, "tulle_policy_entries", "gauge", "entries in the policy map");
 	sb_printf(sb, "tulle_policy_entries{node=\"%s\"} %zu\n", a->node, a->pol.rules);
 	family(sb, "tulle_identities", "gauge", "identities the policy engine distinguishes");

@@ -111,6 +111,9 @@ static void start_pod(struct agent *a, struct pod *p)
 	free(nspath);
 	if (!p->ip[0])
 		return;
+	/* The pod's identity is in the maps before its first packet: the datapath drops
+	 * packets of pods it does not know (fail closed). */
+	pol_pod_address(a, p->ns, p->name, p->ip);
 	svc_pod(a, p->uid);
 	p->pid = supervise_start(a, p);
 	pods_save(a, p);

@@ -100,25 +100,22 @@ static json_t *label_list(const char *ns, const json_t *labels)
 static void index_endpoints(struct agent *a, const struct pm_cluster *c, const json_t *pods)
 {
 	json_t *eps = json_object();
-	const char *key;
-	json_t *obj;
 
-	json_object_foreach((json_t *)pods, key, obj) {
-		const char *ip = json_string_value(json_object_get(json_object_get(obj, "status"), "podIP"));
-		const json_t *md = json_object_get(obj, "metadata");
-		const char *ns = json_string_value(json_object_get(md, "namespace")) ?: "default";
-		if (!ip)
+	for (size_t i = 0; i < c->npods; i++) {
+		const struct pm_pod *pod = &c->pods[i];
+		char ip[64], *key = xasprintf("%s/%s", pod->ns, pod->name);
+		if (!pod->has_ip) {
+			free(key);
 			continue;
-		json_t *labels = json_object_get(md, "labels") ?: json_object();
-		json_object_set_new(eps, ip, json_pack("{s:s,s:s,s:o,s:s}", "namespace", ns, "pod_name",
-						       json_string_value(json_object_get(md, "name")) ?: "",
-						       "labels", label_list(ns, labels), "node_name",
-						       json_string_value(json_object_get(json_object_get(obj, "spec"),
-											 "nodeName")) ?: ""));
-		if (!json_object_get(md, "labels"))
-			json_decref(labels);
+		}
+		ip_format(&pod->ip, ip, sizeof(ip));
+		const char *node = json_string_value(
+			json_object_get(json_object_get(json_object_get(pods, key), "spec"), "nodeName"));
+		json_object_set_new(eps, ip, json_pack("{s:s,s:s,s:o,s:s}", "namespace", pod->ns, "pod_name", pod->name,
+						       "labels", label_list(pod->ns, pod->labels), "node_name",
+						       node ? node : ""));
+		free(key);
 	}
-	(void)c;
 	json_decref(a->pol.endpoints);
 	a->pol.endpoints = eps;
 }
@@ -173,7 +170,19 @@ void pol_sync(struct agent *a)
 		const char *k;
 		json_t *obj;
 		json_object_foreach((json_t *)informer_items(p->inf[i]), k, obj) {
-			if (pm_add(&c, obj, &err) < 0) {
+			const char *ip = i == 1 ? json_string_value(json_object_get(p->local_ips, k)) : NULL;
+			json_t *withip = NULL;
+			if (ip && !json_object_get(json_object_get(obj, "status"), "podIP")) {
+				withip = json_deep_copy(obj);
+				json_t *st = json_object_get(withip, "status");
+				if (!json_is_object(st))
+					json_object_set_new(withip, "status", st = json_object());
+				json_object_set_new(st, "podIP", json_string(ip));
+				obj = withip;
+			}
+			int rc = pm_add(&c, obj, &err);
+			json_decref(withip);
+			if (rc < 0) {
 				fprintf(stderr, "agent %s: policy: %s: %s (left out)\n", a->node, k, err);
 				free(err);
 			}
@@ -231,6 +240,29 @@ void pol_sync(struct agent *a)
 	pm_free(&c);
 }
 
+void pol_pod_address(struct agent *a, const char *ns, const char *name, const char *ip)
+{
+	struct agent_pol *p = &a->pol;
+	char *key = xasprintf("%s/%s", ns, name);
+	const json_t *obj = p->inf[1] ? json_object_get(informer_items(p->inf[1]), key) : NULL;
+
+	/* Forget the ones the API reports now (or that are gone). */
+	const char *k;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(p->local_ips, tmp, k, v) {
+		const json_t *o = json_object_get(informer_items(p->inf[1]), k);
+		if (!o || json_object_get(json_object_get(o, "status"), "podIP"))
+			json_object_del(p->local_ips, k);
+	}
+	if (obj && !json_object_get(json_object_get(obj, "status"), "podIP")) {
+		json_object_set_new(p->local_ips, key, json_string(ip));
+		p->built_ok = false; /* compile now, whatever the informers say */
+		pol_sync(a);
+	}
+	free(key);
+}
+
 static void on_change(struct informer *inf, void *ctx)
 {
 	(void)inf;
@@ -244,6 +276,7 @@ void pol_start(struct agent *a)
 	ids_load(a);
 	p->endpoints = json_object();
 	p->names = json_object();
+	p->local_ips = json_object();
 	for (int i = 0; i < POL_NINF; i++) {
 		char *path;
 		if (KINDS[i]) {
@@ -268,5 +301,6 @@ void pol_stop(struct agent *a)
 	json_decref(p->nums);
 	json_decref(p->endpoints);
 	json_decref(p->names);
+	json_decref(p->local_ips);
 	memset(p, 0, sizeof(*p));
 }

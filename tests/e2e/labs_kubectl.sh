@@ -1,8 +1,7 @@
 # The seed's labs 1-3 with the stock kubectl (only KUBECONFIG set), command for command,
 # minus what downloads from the internet or needs the linkerd CLI. Outcomes that need
-# the datapath are asserted where it has landed (services, DNS); policy enforcement and
-# the mesh's traffic split are later issues, so labs 2 and 3 check the objects and
-# that the commands run.
+# the datapath are asserted (services, DNS, policy enforcement); the mesh's traffic split
+# is a later issue, so lab 2 checks the objects and that the commands run.
 . "$(dirname "$0")/../lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP labs_kubectl: needs root for network namespaces"; exit 0; }
 command -v kubectl >/dev/null || { echo "SKIP labs_kubectl: no kubectl on this machine"; exit 0; }
@@ -71,7 +70,20 @@ for f in 19 20 21 22; do k apply -f - <"$(ls "$MANIFESTS"/$f-*.yaml)" >/dev/null
 check "lab 3: the four NetworkPolicies apply" bash -c "[ $ok = 1 ] && [ \$(kubectl get networkpolicies -n secure-app --no-headers | wc -l) = 4 ]"
 wait_deploy frontend -n secure-app
 wait_deploy backend -n secure-app
-# The backend Service reaches the nodes' maps within the agents' next sync.
+# The chapter's four policies enforced: its default-deny isolates egress too, and the
+# pods lack the tier labels (the Deployment got them), so frontend -> backend is denied.
+check "lab 3: kubectl exec -it -n secure-app deployment/frontend -- curl http://backend is blocked by the chapter's policies (curl exit 28)" \
+  bash -c "kubectl exec -it -n secure-app deployment/frontend -- curl -s -m 2 http://backend </dev/null >/dev/null 2>&1; [ \$? = 28 ]"
+# The labels where the policies look for them, and the egress allows the lab leaves out.
+for name in frontend backend database; do
+  k patch deployment "$name" -n secure-app -p "{\"spec\":{\"template\":{\"metadata\":{\"labels\":{\"tier\":\"$name\"}}}}}" >/dev/null
+done
+k apply -f "$ROOT/examples/lab3-network-policy/egress-allows.yaml" >/dev/null
+wait_deploy frontend -n secure-app
+wait_deploy backend -n secure-app
+# The backend Service and the new pods reach the nodes' maps within the agents' next sync.
 for _ in $(seq 1 20); do kubectl exec -n secure-app deployment/frontend -- curl -s -m 2 -o /dev/null http://backend 2>/dev/null && break; sleep 0.5; done
-check "lab 3: kubectl exec -it -n secure-app deployment/frontend -- curl http://backend runs in a frontend pod" \
+check "lab 3: with the pods labelled and the egress allows, kubectl exec -it deployment/frontend -- curl http://backend answers" \
   bash -c "kubectl exec -it -n secure-app deployment/frontend -- curl -s -m 3 http://backend </dev/null 2>/dev/null | grep -q '^pod=backend-'"
+check "lab 3: ... and frontend -> database:5432 stays blocked" \
+  bash -c "kubectl exec -n secure-app deployment/frontend -- curl -s -m 2 http://database:5432 >/dev/null 2>&1; [ \$? = 28 ]"
