@@ -98,6 +98,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libtulle.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -pthread -o $@ $^ $(LIBS)
 
+# Longer suites: every upstream policy scenario on a live cluster.
+test-long: setup build-tests
+	@TULLE_BIN=$(PWD)/$(BUILD)/asan/bin/tulle POLICY_LIVE_ALL=1 bash tests/e2e/policy_live.sh | tee /dev/stderr | \
+	  awk '/^PASS /{p++} /^FAIL /{f++} /^SKIP /{s++} END {printf "%d passed, %d failed, %d skipped\n", p, f, s; exit (f > 0)}'
+
 bench: setup $(BINS)
 	@BUILD=$(BUILD) bash bench/run.sh
 
@@ -109,7 +114,7 @@ demo: setup
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all setup test build-tests asan bench demo clean
+.PHONY: all setup test test-long build-tests asan bench demo clean
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -189,6 +189,7 @@ static int run(struct agent *a)
 	informer_start(a->slices, a->loop, on_services, a);
 	informer_start(a->pods_inf, a->loop, on_pods, a);
 	obs_start(a);
+	node_publish(a); /* the observer's address, now that it has one */
 	if (a->svc.dp && a->aggregation >= 0 && dp_set_aggregation(a->svc.dp, (uint32_t)a->aggregation) < 0)
 		fprintf(stderr, "agent %s: cannot set the flow aggregation level\n", a->node);
 	pol_start(a);

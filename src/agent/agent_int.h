@@ -92,6 +92,9 @@ void pol_sync(struct agent *a);
 void pol_stop(struct agent *a);
 /* A local pod's address, known before the API reports it: written to the maps now. */
 void pol_pod_address(struct agent *a, const char *ns, const char *name, const char *ip);
+/* GET /policy?local=IP&peer=IP&direction=ingress|egress&protocol=N&port=N: what this
+ * node's maps decide for a new connection at the local pod (JSON). */
+char *pol_lookup_json(struct agent *a, const char *query, int *status);
 
 /* observer.c: flow events from the ring buffer, named and kept; /flows and /metrics
  * on STATE/observer.sock and on the node's address, port 9962. */

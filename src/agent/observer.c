@@ -406,8 +406,15 @@ static void serve(struct agent *a, struct obs_conn *c, const struct http_msg *m)
 		sb_free(&sb);
 		return;
 	}
+	if (!strcmp(m->path, "/policy")) {
+		int status;
+		char *body = pol_lookup_json(a, m->query, &status);
+		respond(a, c, status, "application/json", body);
+		free(body);
+		return;
+	}
 	if (strcmp(m->path, "/flows")) {
-		respond(a, c, 404, "text/plain", "not found: GET /flows or /metrics\n");
+		respond(a, c, 404, "text/plain", "not found: GET /flows, /metrics or /policy\n");
 		return;
 	}
 	char *follow = http_query_param(m->query, "follow");

@@ -12,6 +12,7 @@
 #include "../api/schema.h"
 #include "../datapath/datapath.h"
 #include "../datapath/polplan.h"
+#include "../lib/http.h"
 #include "../lib/util.h"
 #include "../policy/engine.h"
 #include "agent_int.h"
@@ -261,6 +262,78 @@ void pol_pod_address(struct agent *a, const char *ns, const char *name, const ch
 		pol_sync(a);
 	}
 	free(key);
+}
+
+/* ---- what the maps hold, for `policy trace --live` ---- */
+
+/* The labels of the endpoint at ip, as flows name them. */
+static json_t *endpoint_labels(struct agent *a, const char *ip, uint32_t id)
+{
+	const json_t *ep = json_object_get(a->pol.endpoints, ip);
+
+	if (ep)
+		return json_incref(json_object_get(ep, "labels"));
+	return json_pack("[s]", id == TL_ID_HOST ? "reserved:host" : "reserved:world");
+}
+
+static const char *pol_verdict_name(const struct dp_policy_answer *r)
+{
+	if (r->host_peer)
+		return "allow-host";
+	if (r->self)
+		return "allow-self";
+	if (!r->found)
+		return "not-isolated";
+	return r->pol.verdict == TL_POL_ALLOW ? "allow" : r->pol.verdict == TL_POL_REDIRECT ? "redirect" : "deny";
+}
+
+char *pol_lookup_json(struct agent *a, const char *query, int *status)
+{
+	char *local = http_query_param(query, "local"), *peer = http_query_param(query, "peer");
+	char *dir = http_query_param(query, "direction"), *proto = http_query_param(query, "protocol");
+	char *port = http_query_param(query, "port");
+	struct in_addr la, pa;
+	char *body = NULL;
+
+	*status = 400;
+	if (!local || !peer || !dir || !proto || !port || inet_pton(AF_INET, local, &la) != 1 ||
+	    inet_pton(AF_INET, peer, &pa) != 1 || (strcmp(dir, "ingress") && strcmp(dir, "egress"))) {
+		body = xstrdup("{\"error\":\"give local=IPv4, peer=IPv4, direction=ingress|egress, protocol=NUMBER, "
+			       "port=NUMBER\"}\n");
+		goto out;
+	}
+	struct dp_policy_answer r;
+	int rc = a->svc.dp ? dp_policy_lookup(a->svc.dp, la.s_addr, pa.s_addr,
+					      !strcmp(dir, "egress") ? TL_DIR_EGRESS : TL_DIR_INGRESS,
+					      (uint8_t)atoi(proto), (uint16_t)atoi(port), &r)
+			   : -1;
+	if (rc < 0) {
+		*status = 503;
+		body = xstrdup("{\"error\":\"the datapath's maps cannot be read\"}\n");
+		goto out;
+	}
+	json_t *pol = json_null();
+	if (r.found && r.pol.policy) {
+		char nk[16];
+		snprintf(nk, sizeof(nk), "%u", r.pol.policy);
+		pol = json_incref(json_object_get(a->pol.names, nk)) ?: json_pack("{s:i}", "number", (json_int_t)r.pol.policy);
+	}
+	json_t *j = json_pack("{s:s,s:I,s:{s:s,s:I,s:o,s:b},s:{s:s,s:I,s:o},s:s,s:o,s:i,s:i}", "node", a->node,
+			      "revision", (json_int_t)r.revision, "local", "ip", local, "identity",
+			      (json_int_t)r.local_id, "labels", endpoint_labels(a, local, r.local_id), "known",
+			      (r.local_flags & TL_IP_F_LOCAL) != 0, "peer", "ip", peer, "identity", (json_int_t)r.peer_id,
+			      "labels", endpoint_labels(a, peer, r.peer_id), "verdict", pol_verdict_name(&r), "policy", pol, "rule",
+			      r.found ? r.pol.rule : -1, "why", r.found ? r.pol.why : -1);
+	body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	*status = 200;
+out:
+	free(local);
+	free(peer);
+	free(dir);
+	free(proto);
+	free(port);
+	return body;
 }
 
 static void on_change(struct informer *inf, void *ctx)

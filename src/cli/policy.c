@@ -9,6 +9,7 @@
 #include "../api/validate.h"
 #include "../policy/engine.h"
 #include "cli.h"
+#include "trace_live.h"
 
 struct probe_port {
 	uint16_t port;
@@ -170,6 +171,11 @@ static struct flow decide(const struct pe_engine *e, const struct pm_cluster *c,
 	uint32_t did = dst_pod >= 0 ? pe_ident_of_pod(e, dst_pod) : pe_ident_of_ip(e, &dst->ip);
 
 	(void)c;
+	if (pm_is_self(src_pod, dst_pod)) {
+		f.egress = f.ingress = PM_SELF_SIDE;
+		f.allowed = true;
+		return f;
+	}
 	f.egress = src_pod >= 0 ? pe_lookup(e, sid, DIR_EGRESS, did, proto, port)
 				: (struct pm_side){ V_ALLOW, WHY_NOT_ISOLATED, -1, -1, NULL, NULL };
 	f.ingress = dst_pod >= 0 ? pe_lookup(e, did, DIR_INGRESS, sid, proto, port)
@@ -329,9 +335,11 @@ out_files:
 static void usage_trace(FILE *f)
 {
 	fprintf(f, "usage: tulle policy trace --from NS/POD|IP --to NS/POD|IP|CIDR --port PORT/PROTO|TYPE[.CODE]/ICMP\n"
-		   "       [--http METHOD PATH [--http-header NAME:VALUE]...] [-f FILE]... [-o text|json]\n"
+		   "       [--http METHOD PATH [--http-header NAME:VALUE]...] [-f FILE]... [-o text|json] [--live]\n"
 		   "       [--ipblock kubernetes|cilium]  (default: ConfigMap kube-system/tulle-config\n"
-		   "       policy-ipblock on a live cluster, kubernetes for files)\n");
+		   "       policy-ipblock on a live cluster, kubernetes for files)\n"
+		   "  --live  also ask each side's node what its datapath maps decide, and say whether\n"
+		   "          they agree with the engine (exit 1 when they do not)\n");
 }
 
 /* "ns/pod" names a pod; anything else must be an address or prefix. */
@@ -385,9 +393,10 @@ static int cmd_trace(int argc, char **argv)
 		{ "http", required_argument, NULL, 'H' }, { "output", required_argument, NULL, 'o' },
 		{ "server", required_argument, NULL, 's' }, { "token", required_argument, NULL, 't' },
 		{ "http-header", required_argument, NULL, 'E' }, { "ipblock", required_argument, NULL, 'I' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "live", no_argument, NULL, 'L' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	int ipblock = -1;
+	bool live = false;
 	struct common_opts o = { 0 };
 	char **files = NULL;
 	const char **headers = NULL;
@@ -440,6 +449,7 @@ static int cmd_trace(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 's': o.server = optarg; break;
 		case 't': o.token = optarg; break;
+		case 'L': live = true; break;
 		case 'h': usage_trace(stdout); free(files); free(headers); return 0;
 		default: usage_trace(stderr); free(files); free(headers); return 2;
 		}
@@ -448,6 +458,12 @@ static int cmd_trace(int argc, char **argv)
 		if (nheaders && !method)
 			fprintf(stderr, "error: --http-header needs --http METHOD PATH\n");
 		usage_trace(stderr);
+		free(files);
+		free(headers);
+		return 2;
+	}
+	if (live && nfiles) {
+		fprintf(stderr, "error: --live reads the cluster's maps: it cannot be used with -f FILE\n");
 		free(files);
 		free(headers);
 		return 2;
@@ -495,6 +511,30 @@ static int cmd_trace(int argc, char **argv)
 		l7 = xasprintf("no L7 rules apply: %s %s passes at L4", method, path);
 	}
 	bool allowed = f.allowed && l7_ok;
+	/* --live: each side where the pod's node enforces it. */
+	json_t *live_j[2] = { NULL, NULL };
+	char *live_t[2] = { NULL, NULL };
+	int live_rc[2] = { 1, 1 };
+	if (live) {
+		struct client cl;
+		if (cli_connect(&cl, &o) < 0) {
+			sb_free(&es);
+			sb_free(&is);
+			free(l7);
+			free(eg);
+			free(in);
+			pe_free(&e);
+			goto out;
+		}
+		if (sp >= 0)
+			live_rc[0] = trace_live_side(&cl, &c, sp, &dst.ip, DIR_EGRESS, port.proto, port.port, &f.egress,
+						     &live_j[0], &live_t[0]);
+		if (dp >= 0)
+			live_rc[1] = trace_live_side(&cl, &c, dp, &src.ip, DIR_INGRESS, port.proto, port.port, &f.ingress,
+						     &live_j[1], &live_t[1]);
+		client_free(&cl);
+	}
+	bool live_ok = live_rc[0] == 1 && live_rc[1] == 1;
 	if (!strcmp(out, "json")) {
 		json_t *j = json_pack("{s:s,s:s,s:i,s:s,s:b,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s}}", "from", from, "to", to,
 			"port", port.port, "protocol", pm_proto_name(port.proto), "allowed", allowed,
@@ -502,6 +542,10 @@ static int cmd_trace(int argc, char **argv)
 			"ingress", "verdict", pm_v_name(f.ingress.v), "why", in, "selectedBy", is.buf ? is.buf : "");
 		if (l7)
 			json_object_set_new(j, "http", json_pack("{s:b,s:s}", "allowed", l7_ok, "why", l7));
+		if (live)
+			json_object_set_new(j, "live", json_pack("{s:b,s:O?,s:O?,s:s?,s:s?}", "agrees", live_ok, "egress",
+								 live_j[0], "ingress", live_j[1], "egressText", live_t[0],
+								 "ingressText", live_t[1]));
 		char *s = json_dumps(j, JSON_INDENT(2));
 		printf("%s\n", s);
 		free(s);
@@ -511,12 +555,24 @@ static int cmd_trace(int argc, char **argv)
 		printf("  egress  at %s: %s\n", from, sp >= 0 ? eg : "allowed: not a pod (no egress policy)");
 		if (sp >= 0)
 			printf("          selected by: %s\n", es.len ? es.buf : "no policy");
+		if (live_t[0])
+			printf("          datapath: %s\n", live_t[0]);
 		printf("  ingress at %s: %s\n", to, dp >= 0 ? in : "allowed: not a pod (no ingress policy)");
 		if (dp >= 0)
 			printf("          selected by: %s\n", is.len ? is.buf : "no policy");
+		if (live_t[1])
+			printf("          datapath: %s\n", live_t[1]);
 		if (l7)
 			printf("  http: %s\n", l7);
 		printf("verdict: %s\n", allowed ? (l7_checked ? "ALLOWED (L7)" : "ALLOWED") : "DENIED");
+		if (live)
+			printf("live: %s\n", live_ok ? "the datapath's maps agree with the engine"
+					     : live_rc[0] < 0 || live_rc[1] < 0 ? "could not read every node's maps"
+										: "the datapath's maps DISAGREE with the engine");
+	}
+	for (int i = 0; i < 2; i++) {
+		json_decref(live_j[i]);
+		free(live_t[i]);
 	}
 	free(l7);
 	free(eg);
@@ -524,7 +580,7 @@ static int cmd_trace(int argc, char **argv)
 	sb_free(&es);
 	sb_free(&is);
 	pe_free(&e);
-	rc = 0;
+	rc = live && !live_ok ? 1 : 0;
 out:
 	pm_free(&c);
 	free(files);

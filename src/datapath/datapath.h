@@ -82,6 +82,19 @@ int dp_policy_sync(struct datapath *dp, struct dp_ip *ips, size_t nip, struct dp
 		   struct dp_policy_stats *st);
 /* The prefixes of a port range: writes at most 32 into port/bits, returns how many. */
 size_t dp_port_prefixes(uint16_t lo, uint16_t hi, uint16_t *port, uint8_t *bits);
+/* What the maps hold for a new connection at one of a local pod's hooks, looked up
+ * as the datapath's decide() does (policy trace --live). local_flags has
+ * TL_IP_F_LOCAL when the pod is known here; found: an entry decided (else the pod is
+ * not isolated in this direction; or the peer is this node, or the pod itself, both
+ * always admitted). */
+struct dp_policy_answer {
+	uint32_t local_id, local_flags, peer_id, revision;
+	bool found, host_peer, self;
+	struct tl_pol pol;
+};
+/* Addresses in network order, port in host order (ICMP: type * 256 + code). */
+int dp_policy_lookup(struct datapath *dp, uint32_t local_addr, uint32_t peer_addr, uint8_t dir, uint8_t proto,
+		     uint16_t port, struct dp_policy_answer *out);
 /* TL_AGG_* */
 int dp_set_aggregation(struct datapath *dp, uint32_t level);
 /* The flow events' ring buffer. */

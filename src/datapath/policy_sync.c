@@ -3,6 +3,7 @@
  * last: a lookup during the sync sees the old state or the new one for each key, and
  * tracked connections are decided again once the new state is whole. */
 #define _GNU_SOURCE 1
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,56 @@ int dp_policy_sync(struct datapath *dp, struct dp_ip *ips, size_t nip, struct dp
 		bpf_map_update_elem(bpf_map__fd(s->maps.tl_config), &zero, &cfg, BPF_ANY);
 	}
 	return rc ? rc : rc2;
+}
+
+static uint32_t ipcache_id(int fd, uint32_t addr, uint32_t *flags)
+{
+	struct tl_ipcache_key k = { .prefixlen = 32, .addr = addr };
+	struct tl_ipcache v;
+
+	/* A lookup from userspace on an LPM trie is a longest-prefix match, as in BPF. */
+	if (bpf_map_lookup_elem(fd, &k, &v) < 0) {
+		*flags = 0;
+		return TL_ID_UNKNOWN;
+	}
+	*flags = v.flags;
+	return v.id;
+}
+
+int dp_policy_lookup(struct datapath *dp, uint32_t local_addr, uint32_t peer_addr, uint8_t dir, uint8_t proto,
+		     uint16_t port, struct dp_policy_answer *out)
+{
+	struct tl_datapath *s = dp->skel;
+	int ip_fd = bpf_map__fd(s->maps.tl_ipcache), pol_fd = bpf_map__fd(s->maps.tl_policy);
+	uint32_t zero = 0, peer_flags;
+	struct tl_config cfg;
+
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(bpf_map__fd(s->maps.tl_config), &zero, &cfg) == 0)
+		out->revision = cfg.policy_rev;
+	out->local_id = ipcache_id(ip_fd, local_addr, &out->local_flags);
+	out->peer_id = ipcache_id(ip_fd, peer_addr, &peer_flags);
+	/* The same order as decide() in bpf/lib/policy.h. */
+	if (dir == TL_DIR_INGRESS && out->peer_id == TL_ID_HOST) {
+		out->host_peer = true;
+		return 0;
+	}
+	if (local_addr == peer_addr) {
+		out->self = true;
+		return 0;
+	}
+	struct tl_pol_key k = { .prefixlen = TL_POL_PREFIX_FULL, .local = out->local_id, .peer = out->peer_id,
+				.dir = dir, .proto = proto, .port = htons(port) };
+	if (bpf_map_lookup_elem(pol_fd, &k, &out->pol) == 0) {
+		out->found = true;
+		return 0;
+	}
+	k.peer = 0;
+	if (bpf_map_lookup_elem(pol_fd, &k, &out->pol) == 0)
+		out->found = true;
+	else if (errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 int dp_set_aggregation(struct datapath *dp, uint32_t level)

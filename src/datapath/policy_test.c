@@ -90,8 +90,9 @@ static int check_scenario(const char *path, const char *name)
 		for (size_t s = 0; s < c.npods; s++)
 			for (size_t d = 0; d < c.npods; d++) {
 				uint32_t si = pe_ident_of_pod(&e, (int)s), di = pe_ident_of_pod(&e, (int)d);
-				bool we = pe_lookup(&e, si, DIR_EGRESS, di, proto, port).v == V_ALLOW;
-				bool wi = pe_lookup(&e, di, DIR_INGRESS, si, proto, port).v == V_ALLOW;
+				bool self = pm_is_self((int)s, (int)d);
+				bool we = self || pe_lookup(&e, si, DIR_EGRESS, di, proto, port).v == V_ALLOW;
+				bool wi = self || pe_lookup(&e, di, DIR_INGRESS, si, proto, port).v == V_ALLOW;
 				bool ke, ki;
 				kernel_verdict(&c.pods[s], &c.pods[d], proto, port, &ke, &ki);
 				if (ke != we || ki != wi) {

@@ -65,10 +65,11 @@ static int check_matrix(struct pm_cluster *c, const json_t *expect, const char *
 				pm_ep_pod(c, (int)s, &src);
 				pm_ep_pod(c, (int)d, &dst);
 				uint32_t si = pe_ident_of_pod(&e, (int)s), di = pe_ident_of_pod(&e, (int)d);
-				bool comp = pe_lookup(&e, si, DIR_EGRESS, di, pr.proto, pr.port).v != V_DENY &&
-					    pe_lookup(&e, di, DIR_INGRESS, si, pr.proto, pr.port).v != V_DENY;
-				bool naive = pm_naive_side(c, &src, &dst, DIR_EGRESS, pr.proto, pr.port).v != V_DENY &&
-					     pm_naive_side(c, &dst, &src, DIR_INGRESS, pr.proto, pr.port).v != V_DENY;
+				bool self = pm_is_self((int)s, (int)d);
+				bool comp = self || (pe_lookup(&e, si, DIR_EGRESS, di, pr.proto, pr.port).v != V_DENY &&
+						     pe_lookup(&e, di, DIR_INGRESS, si, pr.proto, pr.port).v != V_DENY);
+				bool naive = self || (pm_naive_side(c, &src, &dst, DIR_EGRESS, pr.proto, pr.port).v != V_DENY &&
+						      pm_naive_side(c, &dst, &src, DIR_INGRESS, pr.proto, pr.port).v != V_DENY);
 				bool want = expected(expect, &c->pods[s], &c->pods[d], &pr);
 				if (want != comp || want != naive)
 					diff = true;

@@ -235,6 +235,8 @@ char *pm_side_text(const struct pm_cluster *c, const struct pm_side *s, int dir)
 	switch (s->why) {
 	case WHY_NOT_ISOLATED:
 		return xasprintf("allowed: no policy selects the pod for %s", d);
+	case WHY_SELF:
+		return xstrdup("allowed: a pod cannot block access to itself");
 	case WHY_PASSED:
 		return xasprintf("allowed: a Pass rule in tier %s skipped the rest of it and no later tier applies",
 				 s->tier ? s->tier : "default");

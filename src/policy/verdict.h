@@ -13,6 +13,7 @@ enum pm_why {
 	WHY_END_OF_TIER,    /* policies applied, none matched: default deny */
 	WHY_PASSED,         /* a Pass rule skipped the remaining tiers: allowed */
 	WHY_TIER_PASS,      /* policies applied, none matched, the tier's defaultAction is Pass */
+	WHY_SELF,           /* a pod to its own address: never blocked */
 };
 
 struct pm_side {
@@ -23,6 +24,15 @@ struct pm_side {
 	const char *list;  /* "ingress", "egressDeny", ... */
 	const char *tier;  /* tier where the decision fell */
 };
+
+/* Kubernetes: "a pod cannot block access to itself". Traffic from a pod to its own
+ * address passes at both sides whatever the policies say (it never leaves the pod's
+ * network namespace; through a Service the datapath admits it as well). */
+static inline bool pm_is_self(int src_pod, int dst_pod)
+{
+	return src_pod >= 0 && src_pod == dst_pod;
+}
+#define PM_SELF_SIDE ((struct pm_side){ V_ALLOW, WHY_SELF, -1, -1, NULL, NULL })
 
 /* One evaluation slot: a Calico policy, or the group of Kubernetes and Cilium policies
  * that Calico places in the default tier at order 1000. */

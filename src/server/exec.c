@@ -25,6 +25,7 @@
 #include "../api/schema.h"
 #include "../lib/dial.h"
 #include "../lib/paths.h"
+#include "../lib/proc.h"
 #include "../lib/util.h"
 #include "../lib/ws.h"
 #include "objects.h"
@@ -304,6 +305,7 @@ void exec_log(struct conn *c, const struct http_msg *req, const char *ns, const 
 		snprintf(lines, sizeof(lines), "+1");
 	pid_t child = fork();
 	if (child == 0) {
+		proc_child_reset();
 		dup2(outp[1], 1);
 		execlp("tail", "tail", "-n", lines, "-f", pidarg, log_path, (char *)NULL);
 		_exit(127);
@@ -432,6 +434,9 @@ void exec_start(struct conn *c, const struct http_msg *req, const char *ns, cons
 		}
 	}
 	if (pid == 0) {
+		/* The node API blocks SIGTERM for its signalfd: without this, `timeout` in an
+		 * exec'd command could not stop what it runs. */
+		proc_child_reset();
 		setsid();
 		/* A session ends with the node API that runs it (cluster delete, a crash). */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);

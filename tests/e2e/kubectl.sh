@@ -114,6 +114,8 @@ check "kubectl exec returns the command's output from inside the pod" \
   { kubectl get pods,svc,endpointslices -o wide; kubectl exec client -- curl -sS -m 3 -v http://web 2>&1 | tail -5; }
 check "kubectl exec returns the command's exit code and its stderr" \
   bash -c "out=\$(kubectl exec client -- sh -c 'echo out; echo err >&2; exit 3' 2>&1); rc=\$?; [ \$rc = 3 ] && grep -qx out <<<\"\$out\" && grep -qx err <<<\"\$out\""
+check "kubectl exec runs the command with no signal blocked or ignored (timeout inside a pod can stop what it runs)" \
+  bash -c "[ \"\$(kubectl exec client -- sh -c 'grep -E \"^Sig(Blk|Ign):\" /proc/\$\$/status' | awk '{print \$2}' | sort -u)\" = 0000000000000000 ]"
 check "kubectl exec -i passes stdin" bash -c "[ \"\$(echo hello | kubectl exec -i client -- cat)\" = hello ]"
 check "kubectl exec deployment/web runs in one of its pods" \
   bash -c "kubectl exec deployment/web -- hostname | grep -q '^web-'"

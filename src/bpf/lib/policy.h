@@ -27,7 +27,7 @@ TL_ALWAYS __u32 ipcache_id(__be32 addr, __u32 *flags)
 /* The verdict for local's side of a connection with peer: the peer's own entries,
  * else the entries for peers no rule names, else (no entry for local in this
  * direction) not isolated. */
-TL_ALWAYS void decide(struct flowctx *c, __u32 local, __u32 peer, __u8 dir)
+TL_ALWAYS void decide(struct flowctx *c, __u32 local, __u32 peer, __u8 dir, int self)
 {
 	c->verdict = TL_V_FORWARDED;
 	c->reason = TL_R_NONE;
@@ -37,6 +37,9 @@ TL_ALWAYS void decide(struct flowctx *c, __u32 local, __u32 peer, __u8 dir)
 	/* The node reaches its own pods (probes, the hairpin source), as Cilium's
 	 * allow-localhost does. */
 	if (dir == TL_DIR_INGRESS && peer == TL_ID_HOST)
+		return;
+	/* Kubernetes: a pod cannot block access to itself (here: through a Service). */
+	if (self)
 		return;
 	struct tl_pol_key k = { .prefixlen = TL_POL_PREFIX_FULL, .local = local, .peer = peer, .dir = dir,
 				.proto = c->t.proto, .port = c->pol_port };
@@ -135,7 +138,8 @@ TL_ALWAYS int enforce(struct __sk_buff *skb, struct flowctx *c, __u8 hook, __be3
 		k.daddr = c->t.daddr;
 		k.sport = c->t.sport;
 		k.dport = c->t.dport;
-		peer = ipcache_id(c->t.saddr, &pflags);
+		peer_addr = c->t.saddr;
+		peer = ipcache_id(peer_addr, &pflags);
 		c->src_id = peer;
 		e = bpf_map_lookup_elem(&tl_pct, &k);
 	}
@@ -149,7 +153,7 @@ TL_ALWAYS int enforce(struct __sk_buff *skb, struct flowctx *c, __u8 hook, __be3
 			__u8 odir = e->dir;
 			if (c->is_reply)
 				c->pol_port = c->t.proto == TL_PROTO_ICMP ? bpf_htons(8 << 8) : c->t.sport;
-			decide(c, local, peer, odir);
+			decide(c, local, peer, odir, peer_addr == local_addr);
 			c->dir = hook == TL_HOOK_FROM_POD ? TL_DIR_EGRESS : TL_DIR_INGRESS;
 			if (c->verdict == TL_V_DROPPED) {
 				bpf_map_delete_elem(&tl_pct, &k);
@@ -182,7 +186,7 @@ TL_ALWAYS int enforce(struct __sk_buff *skb, struct flowctx *c, __u8 hook, __be3
 		traffic(skb, TL_R_NONE, c->dir);
 		return TC_ACT_OK;
 	}
-	decide(c, local, peer, c->dir);
+	decide(c, local, peer, c->dir, peer_addr == local_addr);
 	if (c->verdict == TL_V_DROPPED)
 		return deny(skb, c);
 	__u8 other = hook == TL_HOOK_FROM_POD ? TL_HOOK_TO_POD : TL_HOOK_FROM_POD;
