@@ -51,3 +51,7 @@ BUILD="$BUILD" bash bench/kubectl_bench.sh
 echo
 echo "== event-to-map latency of the service datapath (informers), beside etcd's write->watch"
 BUILD="$BUILD" bash bench/svc_latency.sh
+
+echo
+echo "== policy in the datapath: 0, 1 and 1,000 policies beside an iptables filter; flow events; apply latency"
+TULLE="$PWD/$BUILD/bin/tulle" bash bench/policy_dp_bench.sh

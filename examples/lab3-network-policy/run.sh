@@ -31,9 +31,10 @@ step tulle exec -n secure-app deployment/frontend -- curl -s -m 3 http://databas
 step tulle exec -n secure-app deployment/backend -- timeout 3 bash -c 'exec 3<>/dev/tcp/database/5432 && echo "connected to database:5432"'
 step tulle exec -n secure-app deployment/database -- nslookup backend.secure-app.svc.cluster.local
 step tulle observe --namespace secure-app --verdict DROPPED --last 5
-step tulle policy trace --from "secure-app/$FRONTEND" --to "secure-app/$BACKEND" --port 80/TCP
-step tulle policy trace --from "secure-app/$FRONTEND" --to "secure-app/$DATABASE" --port 5432/TCP
-step tulle policy trace --from "secure-app/$BACKEND" --to "secure-app/$DATABASE" --port 5432/TCP
+# --live: each side's node also says what its eBPF maps decide, and whether that agrees.
+step tulle policy trace --live --from "secure-app/$FRONTEND" --to "secure-app/$BACKEND" --port 80/TCP
+step tulle policy trace --live --from "secure-app/$FRONTEND" --to "secure-app/$DATABASE" --port 5432/TCP
+step tulle policy trace --live --from "secure-app/$BACKEND" --to "secure-app/$DATABASE" --port 5432/TCP
 step tulle policy matrix -n secure-app --port 80/TCP --port 5432/TCP
 # Without the egress allows, as the chapter has it:
 step tulle delete -f "$(dirname "$0")/egress-allows.yaml"

@@ -1,8 +1,9 @@
 /* The node's observer, as Hubble's per-node server: flow events from the datapath's
- * ring buffer, named (pods, labels, services, policies), the last N kept in memory and
- * served as Hubble's flow JSON, one per line: GET /flows (?follow=1 keeps streaming).
- * GET /metrics serves Prometheus text. Both on STATE/observer.sock and on the node's
- * address, port 9962 (Cilium's agent metrics port). */
+ * ring buffer, the last N kept in memory and served named (pods, labels, services,
+ * policies) as Hubble's flow JSON, one per line: GET /flows (?follow=1 keeps
+ * streaming). GET /metrics serves Prometheus text; GET /policy what the maps decide
+ * for one connection (policy trace --live). All on STATE/observer.sock and on the
+ * node's address, port 9962 (Cilium's agent metrics port). */
 #define _GNU_SOURCE 1
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,14 +34,17 @@ struct obs_conn {
 	struct obs_conn *next;
 };
 
+/* Events are kept as the datapath sent them and named when served: reading the ring
+ * buffer stays a copy per event, so the agent keeps up with the datapath on a loaded
+ * machine (naming a flow costs microseconds; the kernel can emit 100,000 a second). */
 struct flowstore {
-	json_t **ring;
+	struct tl_flow *ring;
 	size_t cap, head, n;
 	struct ring_buffer *rb;
 	int listen_fd[2];
 	struct obs_conn *conns;
 	uint64_t received, sub_lost;
-	json_t *verdicts; /* "policy\x1fdirection\x1fverdict" -> count */
+	json_t *verdicts; /* "POLICYNUM/DIR/DROPPED" (numbers) -> count; named when scraped */
 	json_t *services; /* "ip:port/proto" -> {name, namespace}, rebuilt when Services move */
 	unsigned long services_gen;
 	int64_t mono_to_real_ns;
@@ -139,15 +143,16 @@ static json_t *policy_ref(struct agent *a, uint32_t num)
 	return p ? json_pack("[O]", p) : NULL;
 }
 
-static void count_verdict(struct flowstore *s, json_t *ref, const char *dir, const char *verdict)
+/* Connections decided by policy, by deciding policy number, direction and verdict. */
+static void count_verdict(struct flowstore *s, const struct tl_flow *f)
 {
-	json_t *p = json_array_get(ref, 0);
-	char *key = xasprintf("%s/%s/%s\x1f%s\x1f%s", p ? json_string_value(json_object_get(p, "kind")) : "",
-			      p ? json_string_value(json_object_get(p, "namespace")) : "",
-			      p ? json_string_value(json_object_get(p, "name")) : "", dir, verdict);
+	char key[48];
+	snprintf(key, sizeof(key), "%u/%u/%u", f->policy, f->dir, f->verdict == TL_V_DROPPED);
 	json_t *v = json_object_get(s->verdicts, key);
-	json_object_set_new(s->verdicts, key, json_integer(json_integer_value(v) + 1));
-	free(key);
+	if (v)
+		json_integer_set(v, json_integer_value(v) + 1);
+	else
+		json_object_set_new(s->verdicts, key, json_integer(1));
 }
 
 static json_t *flow_json(struct agent *a, const struct tl_flow *f)
@@ -238,8 +243,6 @@ static json_t *flow_json(struct agent *a, const struct tl_flow *f)
 				 drop ? "denied" : "allowed");
 			json_object_set(fl, field, ref);
 		}
-		if (f->reason <= TL_R_PROXY_UNAVAILABLE)
-			count_verdict(s, ref, dir, drop ? "DROPPED" : "FORWARDED");
 		json_decref(ref);
 	}
 	return json_pack("{s:o,s:s,s:s}", "flow", fl, "node_name", a->node, "time", ts);
@@ -247,7 +250,7 @@ static json_t *flow_json(struct agent *a, const struct tl_flow *f)
 
 /* ---- the store and its followers ---- */
 
-static void publish(struct agent *a, json_t *flow)
+static void publish(struct agent *a, const struct tl_flow *f)
 {
 	struct flowstore *s = a->flows;
 	char *line = NULL;
@@ -256,35 +259,38 @@ static void publish(struct agent *a, json_t *flow)
 		next = c->next;
 		if (!c->follow)
 			continue;
-		if (!line)
-			line = json_dumps(flow, JSON_COMPACT);
 		if (c->out.len > SUB_MAX_BUF) {
 			s->sub_lost++;
 			continue;
+		}
+		if (!line) {
+			json_t *j = flow_json(a, f);
+			line = json_dumps(j, JSON_COMPACT);
+			json_decref(j);
 		}
 		sb_adds(&c->out, line);
 		sb_addc(&c->out, '\n');
 		conn_flush(a, c);
 	}
 	free(line);
-	size_t at = (s->head + s->n) % s->cap;
 	if (s->n == s->cap) {
-		json_decref(s->ring[s->head]);
+		s->ring[s->head] = *f;
 		s->head = (s->head + 1) % s->cap;
-		at = (s->head + s->n - 1) % s->cap;
 	} else {
-		s->n++;
+		s->ring[(s->head + s->n++) % s->cap] = *f;
 	}
-	s->ring[at] = flow;
 }
 
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct agent *a = ctx;
+	const struct tl_flow *f = data;
 	if (len < sizeof(struct tl_flow))
 		return 0;
 	a->flows->received++;
-	publish(a, flow_json(a, data));
+	if ((f->type == TL_EV_NEW || f->type == TL_EV_DROP) && f->reason <= TL_R_PROXY_UNAVAILABLE)
+		count_verdict(a->flows, f);
+	publish(a, f);
 	return 0;
 }
 
@@ -346,11 +352,19 @@ void obs_metrics_text(struct agent *a, struct strbuf *sb)
 		const char *k;
 		json_t *v;
 		json_object_foreach(s->verdicts, k, v) {
-			char pol[512], dir[16], verdict[16];
-			if (sscanf(k, "%511[^\x1f]\x1f%15[^\x1f]\x1f%15s", pol, dir, verdict) != 3)
+			unsigned num, dir, drop;
+			if (sscanf(k, "%u/%u/%u", &num, &dir, &drop) != 3)
 				continue;
+			json_t *ref = num ? policy_ref(a, num) : NULL, *p = json_array_get(ref, 0);
+			char *pol = p ? xasprintf("%s/%s/%s", json_string_value(json_object_get(p, "kind")),
+						  json_string_value(json_object_get(p, "namespace")),
+						  json_string_value(json_object_get(p, "name")))
+				      : xstrdup("");
 			sb_printf(sb, "tulle_policy_verdicts_total{node=\"%s\",policy=\"%s\",direction=\"%s\",verdict=\"%s\"} %lld\n",
-				  a->node, strcmp(pol, "//") ? pol : "", dir, verdict, (long long)json_integer_value(v));
+				  a->node, pol, dir == TL_DIR_EGRESS ? "EGRESS" : "INGRESS", drop ? "DROPPED" : "FORWARDED",
+				  (long long)json_integer_value(v));
+			free(pol);
+			json_decref(ref);
 		}
 		family(sb, "tulle_flows_received_total", "counter", "flow events the agent read from the datapath");
 		sb_printf(sb, "tulle_flows_received_total{node=\"%s\"} %llu\n", a->node, (unsigned long long)s->received);
@@ -423,7 +437,9 @@ static void serve(struct agent *a, struct obs_conn *c, const struct http_msg *m)
 	/* A stream: no length, the end of the connection ends it. */
 	sb_adds(&c->out, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n\r\n");
 	for (size_t i = 0; i < s->n; i++) {
-		char *line = json_dumps(s->ring[(s->head + i) % s->cap], JSON_COMPACT);
+		json_t *j = flow_json(a, &s->ring[(s->head + i) % s->cap]);
+		char *line = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
 		sb_adds(&c->out, line);
 		sb_addc(&c->out, '\n');
 		free(line);
@@ -566,8 +582,6 @@ void obs_stop(struct agent *a)
 		loop_del(a->loop, ring_buffer__epoll_fd(s->rb));
 		ring_buffer__free(s->rb);
 	}
-	for (size_t i = 0; i < s->n; i++)
-		json_decref(s->ring[(s->head + i) % s->cap]);
 	free(s->ring);
 	json_decref(s->verdicts);
 	json_decref(s->services);

@@ -54,6 +54,8 @@ void manifest_free(struct manifest *m);
 
 /* "service", "networkpolicy.networking.k8s.io": how kubectl names a kind in messages. */
 char *kind_ref(const struct skind *k);
+/* Percent-encodes a query parameter's value. Caller frees. */
+char *cli_query_escape(const char *s);
 /* Connects with the common options; prints the error and returns -1 on failure. */
 int cli_connect(struct client *c, const struct common_opts *o);
 /* Runs argv inside the named network namespace (`ip netns exec`). With replace the

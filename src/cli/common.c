@@ -277,3 +277,19 @@ void manifest_free(struct manifest *m)
 	docs_free(m->docs, m->ndocs);
 	memset(m, 0, sizeof(*m));
 }
+
+/* Percent-encodes a query parameter's value (selectors hold = , ! and spaces). */
+char *cli_query_escape(const char *s)
+{
+	struct strbuf sb;
+
+	sb_init(&sb);
+	for (const char *p = s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-_.~", *p))
+			sb_addc(&sb, *p);
+		else
+			sb_printf(&sb, "%%%02X", (unsigned char)*p);
+	}
+	return sb_detach(&sb);
+}

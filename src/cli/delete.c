@@ -1,4 +1,5 @@
-/* `tulle delete`: by KIND NAME or by the objects in files (-f). */
+/* `tulle delete`: by KIND NAME, by KIND --all or -l SELECTOR (in one namespace or with
+ * -A in all), or by the objects in files (-f). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,8 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tulle delete KIND NAME... [-n NS] | tulle delete -f FILE|DIR|- [-R]\n"
+	fprintf(f, "usage: tulle delete KIND NAME... [-n NS] | tulle delete KIND --all|-l SELECTOR [-n NS|-A]\n"
+		   "       | tulle delete -f FILE|DIR|- [-R]\n"
 		   "       [--ignore-not-found] [--cascade=background|orphan|foreground]\n");
 }
 
@@ -41,6 +43,43 @@ static int delete_one(struct client *cl, const struct skind *k, const char *ns, 
 	return rc;
 }
 
+/* Every object of kind k the list finds (a namespace, or all with ns NULL), as kubectl
+ * does for --all and -l: listed, then deleted one by one. */
+static int delete_listed(struct client *cl, const struct skind *k, const char *ns, const char *selector,
+			 bool ignore_missing, const char *cascade)
+{
+	char *path = api_path(k, ns, NULL), *err = NULL, *enc = selector ? cli_query_escape(selector) : NULL;
+	char *full = enc ? xasprintf("%s?labelSelector=%s", path, enc) : xstrdup(path);
+	int code = 0, rc = 0;
+	json_t *list = client_json(cl, "GET", full, NULL, NULL, &code, &err);
+
+	free(path);
+	free(full);
+	free(enc);
+	if (!list || code != 200) {
+		if (list)
+			cli_print_status(list, code, NULL);
+		else
+			fprintf(stderr, "error: %s\n", err);
+		free(err);
+		json_decref(list);
+		return 1;
+	}
+	size_t i, n = json_array_size(json_object_get(list, "items"));
+	json_t *item;
+	json_array_foreach(json_object_get(list, "items"), i, item) {
+		const json_t *md = json_object_get(item, "metadata");
+		/* Gone meanwhile is what was asked. */
+		rc |= delete_one(cl, k, json_string_value(json_object_get(md, "namespace")),
+				 json_string_value(json_object_get(md, "name")), true, cascade);
+	}
+	if (!n)
+		fprintf(stderr, "No resources found%s%s\n", ns ? " in " : "", ns ? ns : "");
+	(void)ignore_missing;
+	json_decref(list);
+	return rc;
+}
+
 int cmd_delete(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -48,18 +87,24 @@ int cmd_delete(int argc, char **argv)
 		{ "recursive", no_argument, NULL, 'R' },
 		{ "ignore-not-found", no_argument, NULL, 'i' },
 		{ "cascade", required_argument, NULL, 'c' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "selector", required_argument, NULL, 'l' },
+		{ "all-namespaces", no_argument, NULL, 'A' },
 		COMMON_OPTIONS,
 	};
 	struct common_opts o = { 0 };
 	char **files = NULL;
 	size_t nfiles = 0;
-	bool recursive = false, ignore = false;
-	const char *cascade = NULL;
+	bool recursive = false, ignore = false, all = false;
+	const char *cascade = NULL, *selector = NULL;
 	int c, rc = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:Rn:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:Rn:l:Ah", opts, NULL)) != -1) {
 		switch (c) {
+		case 'a': all = true; break;
+		case 'l': selector = optarg; break;
+		case 'A': o.all_ns = true; break;
 		case 'f':
 			files = xrealloc(files, (nfiles + 1) * sizeof(char *));
 			files[nfiles++] = optarg;
@@ -109,6 +154,25 @@ int cmd_delete(int argc, char **argv)
 					 json_string_value(json_object_get(md, "name")), ignore, cascade);
 		}
 		manifest_free(&m);
+	} else if (all || selector) {
+		if (argc - optind != 1) {
+			fprintf(stderr, "error: --all and -l take a KIND and no names\n");
+			usage(stderr);
+			free(files);
+			return 2;
+		}
+		const struct skind *k = schema_kind_lookup(schema_get(), argv[optind]);
+		if (!k) {
+			fprintf(stderr, "error: the server doesn't have a resource type \"%s\"\n", argv[optind]);
+			free(files);
+			return 1;
+		}
+		if (cli_connect(&cl, &o) < 0) {
+			free(files);
+			return 1;
+		}
+		rc = delete_listed(&cl, k, o.all_ns || !k->namespaced ? NULL : o.ns ? o.ns : "default", selector, ignore,
+				   cascade);
 	} else {
 		if (argc - optind < 2) {
 			usage(stderr);

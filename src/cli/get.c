@@ -23,21 +23,6 @@ static void usage(FILE *f)
 		   "KIND is a kind, plural, short name (svc, deploy, netpol, ...) or \"all\".\n");
 }
 
-static char *escape_query(const char *s)
-{
-	struct strbuf sb;
-
-	sb_init(&sb);
-	for (const char *p = s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    strchr("-_.~", *p))
-			sb_addc(&sb, *p);
-		else
-			sb_printf(&sb, "%%%02X", (unsigned char)*p);
-	}
-	return sb_detach(&sb);
-}
-
 static char *list_path(const struct skind *k, const struct get_opts *o, const char *ns, bool watch)
 {
 	char *base = api_path(k, ns, NULL);
@@ -47,13 +32,13 @@ static char *list_path(const struct skind *k, const struct get_opts *o, const ch
 	sb_adds(&sb, base);
 	char sep = '?';
 	if (o->selector) {
-		char *e = escape_query(o->selector);
+		char *e = cli_query_escape(o->selector);
 		sb_printf(&sb, "%clabelSelector=%s", sep, e);
 		sep = '&';
 		free(e);
 	}
 	if (o->field_selector) {
-		char *e = escape_query(o->field_selector);
+		char *e = cli_query_escape(o->field_selector);
 		sb_printf(&sb, "%cfieldSelector=%s", sep, e);
 		sep = '&';
 		free(e);

@@ -193,6 +193,32 @@ static void replies_and_established_connections(void)
 	pm_free(&c);
 }
 
+/* Kubernetes: a pod cannot block access to itself. Through a Service it is hairpinned
+ * back out its own veth; with x/a admitting nobody, x/a still reaches itself, and
+ * x/b through the same Service is still denied. */
+static void a_pod_reaches_itself_through_a_service(void)
+{
+	NEED_DP();
+	struct pm_cluster c;
+	struct pe_engine e;
+	one_policy(&c, &e, true);
+	const struct pm_pod *a = pod(&c, "x", "a"), *b = pod(&c, "x", "b");
+	struct tl_backend be = { .addr = pod_ip(a), .port = htons(80), .flags = TL_BACKEND_F_LOCAL };
+	struct dp_frontend f = { .key = { .addr = IP(10, 96, 0, 77), .port = htons(80), .proto = 6 },
+				 .affinity_timeout = 10800, .backends = &be, .nbackends = 1 };
+	struct dp_sync_stats st;
+	CHECK(dp_sync(dp, &f, 1, &st) == 0);
+	struct packet self = mk(6, pod_ip(a), 41000, IP(10, 96, 0, 77), 80, 0x02), out, out2;
+	CHECK(run_prog(DP_FROM_POD, &self, &out) == TC_ACT_REDIRECT);
+	CHECK(DADDR(&out) == pod_ip(a));
+	struct packet other = mk(6, pod_ip(b), 41001, IP(10, 96, 0, 77), 80, 0x02);
+	int rc = run_prog(DP_FROM_POD, &other, &out);
+	CHECK(rc == TC_ACT_SHOT || run_prog(DP_TO_POD, &out, &out2) == TC_ACT_SHOT);
+	CHECK(dp_sync(dp, NULL, 0, &st) == 0);
+	pe_free(&e);
+	pm_free(&c);
+}
+
 static void unknown_endpoint_fails_closed(void)
 {
 	NEED_DP();
@@ -259,6 +285,15 @@ static void drops_make_flow_events(void)
 	run_prog(DP_TO_POD, &ack, &out);
 	ring_buffer__consume(rb);
 	CHECK(s.n == 2 && s.last.type == TL_EV_STATE);
+	/* The connection ends; a new one on the same tuple (a TIME_WAIT port reused) is a
+	 * new connection: decided again and reported as new. */
+	struct packet fin = mk(6, pod_ip(pod(&c, "x", "b")), 40101, pod_ip(a), 80, 0x11);
+	run_prog(DP_TO_POD, &fin, &out);
+	ring_buffer__consume(rb);
+	s.n = 0;
+	run_prog(DP_TO_POD, &syn, &out);
+	ring_buffer__consume(rb);
+	CHECK(s.n == 1 && s.last.type == TL_EV_NEW && s.last.tcp_flags == 0x02);
 	ring_buffer__free(rb);
 	pe_free(&e);
 	pm_free(&c);
@@ -295,6 +330,7 @@ int main(void)
 		dp = NULL;
 	RUN(upstream_scenarios_in_kernel);
 	RUN(replies_and_established_connections);
+	RUN(a_pod_reaches_itself_through_a_service);
 	RUN(unknown_endpoint_fails_closed);
 	RUN(drops_make_flow_events);
 	RUN(port_prefixes_cover_exactly);

@@ -21,6 +21,8 @@ struct timer {
 	void *ctx;
 };
 
+#define LOOP_IDLE_MAX 8
+
 struct loop {
 	int ep;
 	struct handler *h;
@@ -28,6 +30,12 @@ struct loop {
 	struct timer *timers;
 	size_t ntimers;
 	bool stop;
+	struct idle {
+		loop_timer_fn fn; /* one-shot: once nothing is ready */
+		void *ctx;
+		uint64_t due_ns;  /* or by then */
+	} idle[LOOP_IDLE_MAX];
+	size_t nidle;
 };
 
 struct loop *loop_new(void)
@@ -129,7 +137,7 @@ int loop_run(struct loop *l)
 
 	l->stop = false;
 	while (!l->stop) {
-		int n = epoll_wait(l->ep, evs, 64, next_timeout(l));
+		int n = epoll_wait(l->ep, evs, 64, l->nidle ? 0 : next_timeout(l));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -142,8 +150,30 @@ int loop_run(struct loop *l)
 				l->h[fd].fn(l, fd, evs[i].events, l->h[fd].ctx);
 		}
 		run_timers(l);
+		uint64_t now = now_ns();
+		for (size_t i = 0; i < l->nidle;) {
+			if (n && now < l->idle[i].due_ns) {
+				i++;
+				continue;
+			}
+			struct idle it = l->idle[i];
+			l->idle[i] = l->idle[--l->nidle];
+			it.fn(l, it.ctx); /* may add itself again: it lands at the end */
+		}
 	}
 	return 0;
+}
+
+void loop_idle(struct loop *l, unsigned max_delay_ms, loop_timer_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < l->nidle; i++)
+		if (l->idle[i].fn == fn && l->idle[i].ctx == ctx)
+			return; /* already pending: it runs once for all */
+	if (l->nidle == LOOP_IDLE_MAX) {
+		fn(l, ctx); /* no room to defer: do it now */
+		return;
+	}
+	l->idle[l->nidle++] = (struct idle){ fn, ctx, now_ns() + (uint64_t)max_delay_ms * 1000000ull };
 }
 
 void loop_stop(struct loop *l)

@@ -20,6 +20,8 @@ check "examples/lab3-network-policy/run.sh succeeds" lab lab3-network-policy
 check "lab 3: frontend reaches backend through its Service" has lab3-network-policy '^pod=backend-'
 check "lab 3: with the egress allows: frontend->backend:80 ALLOWED, frontend->database DENIED, backend->database ALLOWED" \
   bash -c "[ \"\$(grep '^verdict' '$WORK/lab3-network-policy.out' | head -3 | tr '\n' ' ')\" = 'verdict: ALLOWED verdict: DENIED verdict: ALLOWED ' ]"
+check "lab 3: policy trace --live: every node's maps agree with the engine on the three traces" \
+  bash -c "[ \"\$(grep -c '^live: the datapath.s maps agree with the engine' '$WORK/lab3-network-policy.out')\" = 3 ]"
 check "lab 3: the kernel blocks frontend -> database (curl times out)" has lab3-network-policy '^(blocked: curl exit 28)'
 check "lab 3: backend connects to database:5432" has lab3-network-policy '^connected to database:5432'
 check "lab 3: tulle observe shows the drop with its reason and pods" \

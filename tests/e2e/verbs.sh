@@ -82,5 +82,11 @@ check "rollout restart without a name restarts every deployment of the namespace
   bash -c "'$TULLE' rollout restart deployment -n secure-app | grep -qx 'deployment.apps/api restarted'"
 check "annotate and label a namespace, as the mesh labs do" \
   bash -c "'$TULLE' annotate namespace secure-app linkerd.io/inject=enabled >/dev/null && '$TULLE' label namespace secure-app istio.io/dataplane-mode=ambient >/dev/null && '$TULLE' get ns secure-app -o json | grep -q dataplane-mode"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: %s, labels: {gone: "%s"}}\n---\n' \
+  keep-a secure-app no drop-b secure-app yes other default no | "$TULLE" apply -f - >/dev/null
+check "delete -l deletes only what the selector matches" \
+  bash -c "'$TULLE' delete configmap -l gone=yes -n secure-app | grep -qx 'configmap \"drop-b\" deleted' && '$TULLE' get configmap keep-a -n secure-app >/dev/null"
+check "delete --all deletes every object of the kind in the namespace, and only there" \
+  bash -c "'$TULLE' delete configmaps --all -n secure-app >/dev/null && [ -z \"\$('$TULLE' get configmaps -n secure-app --no-headers 2>/dev/null)\" ] && '$TULLE' get configmap other -n default >/dev/null"
 check "deleting the deployment deletes its pods" bash -c "'$TULLE' delete deployment web >/dev/null && for i in \$(seq 1 40); do [ \"\$('$TULLE' get pods -l app=web --no-headers 2>/dev/null | wc -l)\" = 0 ] && exit 0; sleep 0.25; done; exit 1"
 check "cluster delete leaves nothing" bash -c "'$TULLE' cluster delete --name $C >/dev/null && ! ip netns list | grep -q '^tl-$C-'"

@@ -133,6 +133,7 @@ struct pkt {
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
+#define TCP_ACK 0x10
 
 /* Returns 1 for an IPv4 TCP/UDP/SCTP first fragment with its ports, 2 for ICMP (the
  * echo identifier as both ports, so a reply meets its request's entry), 0 for anything

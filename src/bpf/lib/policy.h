@@ -143,6 +143,13 @@ TL_ALWAYS int enforce(struct __sk_buff *skb, struct flowctx *c, __u8 hook, __be3
 		c->src_id = peer;
 		e = bpf_map_lookup_elem(&tl_pct, &k);
 	}
+	if (e && c->t.proto == TL_PROTO_TCP && (c->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+	    (e->flags & TL_PCT_F_FIN)) {
+		/* A SYN on a closed connection's tuple (a TIME_WAIT port reused): a new
+		 * connection, decided and reported as one. */
+		bpf_map_delete_elem(&tl_pct, &k);
+		e = NULL;
+	}
 	if (e) {
 		c->is_reply = e->flags & TL_PCT_F_REPLY;
 		c->svc_addr = e->svc_addr;
