@@ -95,7 +95,9 @@ struct {
 /* Flow events for the agent (lib/flow.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
+	/* 16 MB: 200,000 events, about a second of the heaviest load one core of the
+	 * agent may be kept from reading (bench/policy_dp_bench.sh). */
+	__uint(max_entries, 1 << 24);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tl_flows SEC(".maps");
 

@@ -175,9 +175,11 @@ TL_ALWAYS int enforce(struct __sk_buff *skb, struct flowctx *c, __u8 hook, __be3
 			e->flags |= TL_PCT_F_FIN;
 		c->verdict = TL_V_FORWARDED;
 		traffic(skb, TL_R_NONE, c->dir);
-		__u8 fresh = c->tcp_flags & ~e->tcp_seen;
+		/* A connection's state changes are its SYN, FIN and RST; ACK and PSH ride on
+		 * nearly every packet and would make an event of each. */
+		__u8 fresh = c->tcp_flags & ~e->tcp_seen & (TCP_SYN | TCP_FIN | TCP_RST);
 		if (fresh) {
-			e->tcp_seen |= c->tcp_flags;
+			e->tcp_seen |= fresh;
 			if (agg <= TL_AGG_MEDIUM) {
 				c->type = TL_EV_STATE;
 				emit(skb, c);
