@@ -34,11 +34,26 @@ struct obs_conn {
 	struct obs_conn *next;
 };
 
-/* Events are kept as the datapath sent them and named when served: reading the ring
- * buffer stays a copy per event, so the agent keeps up with the datapath on a loaded
- * machine (naming a flow costs microseconds; the kernel can emit 100,000 a second). */
+/* An event as the datapath sent it, with references to what named its endpoints,
+ * service and policy when it arrived (a pod deleted since keeps its name, as in
+ * Hubble). The JSON is built when served: building it per event costs microseconds,
+ * and the kernel can emit 150,000 events a second on a loaded machine. */
+struct flow_rec {
+	struct tl_flow f;
+	json_t *src, *dst, *svc, *pol; /* borrowed references, NULL when unknown */
+};
+
+static void rec_clear(struct flow_rec *r)
+{
+	json_decref(r->src);
+	json_decref(r->dst);
+	json_decref(r->svc);
+	json_decref(r->pol);
+	memset(r, 0, sizeof(*r));
+}
+
 struct flowstore {
-	struct tl_flow *ring;
+	struct flow_rec *ring;
 	size_t cap, head, n;
 	struct ring_buffer *rb;
 	int listen_fd[2];
@@ -123,11 +138,15 @@ static void refresh_services(struct agent *a)
 	}
 }
 
-static json_t *endpoint(struct agent *a, uint32_t addr, uint32_t id)
+static json_t *endpoint_ref(struct agent *a, uint32_t addr)
 {
 	char ip[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
-	json_t *known = json_object_get(a->pol.endpoints, ip);
+	return json_incref(json_object_get(a->pol.endpoints, ip));
+}
+
+static json_t *endpoint(const json_t *known, uint32_t id)
+{
 	json_t *ep = known ? json_deep_copy(known) : json_object();
 	json_object_set_new(ep, "identity", json_integer(id));
 	if (!known)
@@ -143,6 +162,21 @@ static json_t *policy_ref(struct agent *a, uint32_t num)
 	return p ? json_pack("[O]", p) : NULL;
 }
 
+static json_t *service_ref(struct agent *a, const struct tl_flow *f)
+{
+	struct flowstore *s = a->flows;
+	char key[96], sip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &f->svc_addr, sip, sizeof(sip));
+	refresh_services(a);
+	snprintf(key, sizeof(key), "%s:%u", sip, ntohs(f->svc_port));
+	json_t *svc = json_object_get(s->services, key);
+	if (!svc) {
+		snprintf(key, sizeof(key), "*:%u", ntohs(f->svc_port));
+		svc = json_object_get(s->services, key);
+	}
+	return json_incref(svc);
+}
+
 /* Connections decided by policy, by deciding policy number, direction and verdict. */
 static void count_verdict(struct flowstore *s, const struct tl_flow *f)
 {
@@ -155,9 +189,10 @@ static void count_verdict(struct flowstore *s, const struct tl_flow *f)
 		json_object_set_new(s->verdicts, key, json_integer(1));
 }
 
-static json_t *flow_json(struct agent *a, const struct tl_flow *f)
+static json_t *flow_json(struct agent *a, const struct flow_rec *r)
 {
 	struct flowstore *s = a->flows;
+	const struct tl_flow *f = &r->f;
 	char src[INET_ADDRSTRLEN], dst[INET_ADDRSTRLEN], ts[64];
 	inet_ntop(AF_INET, &f->saddr, src, sizeof(src));
 	inet_ntop(AF_INET, &f->daddr, dst, sizeof(dst));
@@ -210,8 +245,8 @@ static json_t *flow_json(struct agent *a, const struct tl_flow *f)
 	}
 	json_object_set_new(fl, "IP", json_pack("{s:s,s:s,s:s}", "source", src, "destination", dst, "ipVersion", "IPv4"));
 	json_object_set_new(fl, "l4", l4);
-	json_object_set_new(fl, "source", endpoint(a, f->saddr, f->src_id));
-	json_object_set_new(fl, "destination", endpoint(a, f->daddr, f->dst_id));
+	json_object_set_new(fl, "source", endpoint(r->src, f->src_id));
+	json_object_set_new(fl, "destination", endpoint(r->dst, f->dst_id));
 	json_object_set_new(fl, "Type", json_string("L3_L4"));
 	json_object_set_new(fl, "node_name", json_string(a->node));
 	json_object_set_new(fl, "traffic_direction", json_string(dir));
@@ -221,29 +256,20 @@ static json_t *flow_json(struct agent *a, const struct tl_flow *f)
 	json_object_set_new(fl, "Summary", json_string(summary.buf ? summary.buf : ""));
 	sb_free(&summary);
 	if (f->svc_addr) {
-		char key[96], sip[INET_ADDRSTRLEN];
+		char sip[INET_ADDRSTRLEN];
 		inet_ntop(AF_INET, &f->svc_addr, sip, sizeof(sip));
-		refresh_services(a);
-		snprintf(key, sizeof(key), "%s:%u", sip, ntohs(f->svc_port));
-		json_t *svc = json_object_get(s->services, key);
-		if (!svc) {
-			snprintf(key, sizeof(key), "*:%u", ntohs(f->svc_port));
-			svc = json_object_get(s->services, key);
-		}
-		if (svc)
-			json_object_set(fl, "destination_service", svc);
+		if (r->svc)
+			json_object_set(fl, "destination_service", r->svc);
 		json_object_set_new(fl, "original_destination", json_pack("{s:s,s:i}", "ip", sip, "port", ntohs(f->svc_port)));
 	}
 	if (f->type == TL_EV_NEW || f->type == TL_EV_DROP) {
-		json_t *ref = f->policy ? policy_ref(a, f->policy) : NULL;
 		bool drop = f->verdict == TL_V_DROPPED;
-		if (ref) {
+		if (r->pol) {
 			char field[32];
 			snprintf(field, sizeof(field), "%s_%s_by", f->dir == TL_DIR_EGRESS ? "egress" : "ingress",
 				 drop ? "denied" : "allowed");
-			json_object_set(fl, field, ref);
+			json_object_set(fl, field, r->pol);
 		}
-		json_decref(ref);
 	}
 	return json_pack("{s:o,s:s,s:s}", "flow", fl, "node_name", a->node, "time", ts);
 }
@@ -252,6 +278,11 @@ static json_t *flow_json(struct agent *a, const struct tl_flow *f)
 
 static void publish(struct agent *a, const struct tl_flow *f)
 {
+	struct flow_rec r = { .f = *f, .src = endpoint_ref(a, f->saddr), .dst = endpoint_ref(a, f->daddr) };
+	if (f->svc_addr)
+		r.svc = service_ref(a, f);
+	if (f->policy && (f->type == TL_EV_NEW || f->type == TL_EV_DROP))
+		r.pol = policy_ref(a, f->policy);
 	struct flowstore *s = a->flows;
 	char *line = NULL;
 
@@ -264,7 +295,7 @@ static void publish(struct agent *a, const struct tl_flow *f)
 			continue;
 		}
 		if (!line) {
-			json_t *j = flow_json(a, f);
+			json_t *j = flow_json(a, &r);
 			line = json_dumps(j, JSON_COMPACT);
 			json_decref(j);
 		}
@@ -274,10 +305,11 @@ static void publish(struct agent *a, const struct tl_flow *f)
 	}
 	free(line);
 	if (s->n == s->cap) {
-		s->ring[s->head] = *f;
+		rec_clear(&s->ring[s->head]);
+		s->ring[s->head] = r;
 		s->head = (s->head + 1) % s->cap;
 	} else {
-		s->ring[(s->head + s->n++) % s->cap] = *f;
+		s->ring[(s->head + s->n++) % s->cap] = r;
 	}
 }
 
@@ -582,6 +614,8 @@ void obs_stop(struct agent *a)
 		loop_del(a->loop, ring_buffer__epoll_fd(s->rb));
 		ring_buffer__free(s->rb);
 	}
+	for (size_t i = 0; i < s->n; i++)
+		rec_clear(&s->ring[(s->head + i) % s->cap]);
 	free(s->ring);
 	json_decref(s->verdicts);
 	json_decref(s->services);

@@ -36,10 +36,14 @@ void proc_child_reset(void)
 	sigset_t none;
 
 	/* A parent that takes signals through a signalfd blocks them; its children must
-	 * not inherit that (a pod's process would ignore SIGTERM). */
+	 * not inherit that (a pod's process would ignore SIGTERM) ... */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
+	/* ... nor what the parent ignores: SIGPIPE here, and SIGINT and SIGQUIT when it was
+	 * itself started in the background by a shell. A container starts with defaults. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 }
 
 static int wait_for(pid_t pid)

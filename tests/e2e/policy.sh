@@ -27,7 +27,7 @@ print([x for x in d['probes'] if x['from']=='secure-app/'+sys.argv[1] and x['to'
 
 out=$("$TULLE" policy matrix "${LAB3[@]}")
 check "the table form prints one grid per port with . and X" \
-  bash -c "grep -q '^TCP/80:' <<<'$out' && grep -q '^UDP/53:' <<<'$out' && grep -q '^secure-app/frontend	X' <<<'$out'"
+  bash -c "grep -q '^TCP/80:' <<<'$out' && grep -q '^UDP/53:' <<<'$out' && grep -q '^secure-app/frontend	\\.' <<<'$out' && grep -q '^secure-app/frontend	.*X' <<<'$out'"
 
 out=$("$TULLE" policy trace --from secure-app/frontend --to secure-app/backend --port 80/TCP "${LAB3[@]}")
 check "trace names the side that denies and why (the seed's lab 3 as written)" \
