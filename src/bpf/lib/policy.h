@@ -108,6 +108,16 @@ TL_ALWAYS int untranslate(struct flowctx *c)
 	return 1;
 }
 
+/* The identities of both ends, from the ipcache, into c as source and destination. */
+TL_ALWAYS void identities(struct flowctx *c, __u8 hook, __be32 local_addr, __be32 peer_addr, __u32 *local,
+			  __u32 *peer, __u32 *lflags, __u32 *pflags)
+{
+	*local = ipcache_id(local_addr, lflags);
+	*peer = ipcache_id(peer_addr, pflags);
+	c->src_id = hook == TL_HOOK_FROM_POD ? *local : *peer;
+	c->dst_id = hook == TL_HOOK_FROM_POD ? *peer : *local;
+}
+
 /* hook: TL_HOOK_FROM_POD or TL_HOOK_TO_POD; local: the pod's address. Also writes the
  * other hook's entries when both sides are decided here (a hairpin). Returns a TC
  * action: TC_ACT_OK to go on, TC_ACT_SHOT dropped (and reported). */
@@ -115,21 +125,13 @@ TL_ALWAYS int enforce(struct __sk_buff *skb, struct flowctx *c, __u8 hook, __be3
 {
 	struct tl_config *cfg = config();
 	__u32 rev = cfg ? cfg->policy_rev : 0, agg = cfg ? cfg->aggregation : TL_AGG_MEDIUM;
-	__u32 lflags = 0, pflags = 0;
+	__u32 lflags = 0, pflags = 0, local = 0, peer = 0;
 	__be32 peer_addr = hook == TL_HOOK_FROM_POD ? c->t.daddr : c->t.saddr;
-	__u32 local = ipcache_id(local_addr, &lflags), peer = ipcache_id(peer_addr, &pflags);
 
-	c->src_id = hook == TL_HOOK_FROM_POD ? local : peer;
-	c->dst_id = hook == TL_HOOK_FROM_POD ? peer : local;
 	c->dir = hook == TL_HOOK_FROM_POD ? TL_DIR_EGRESS : TL_DIR_INGRESS;
 	c->rule = -1;
-	if (!(lflags & TL_IP_F_LOCAL)) {
-		/* The agent writes a pod's identity before the pod runs: a pod without one
-		 * was made while the agent was away. Fail closed until it returns. */
-		c->verdict = TL_V_DROPPED;
-		c->reason = TL_R_UNKNOWN_ENDPOINT;
-		return deny(skb, c);
-	}
+	/* The tracked connection first: its packets need the identities (two trie
+	 * lookups) only to be decided again or reported. */
 	struct tl_pct_key k = { .saddr = c->t.saddr, .daddr = c->t.daddr, .sport = c->t.sport, .dport = c->t.dport,
 				.proto = c->t.proto, .hook = hook };
 	struct tl_pct *e = bpf_map_lookup_elem(&tl_pct, &k);
@@ -139,8 +141,6 @@ TL_ALWAYS int enforce(struct __sk_buff *skb, struct flowctx *c, __u8 hook, __be3
 		k.sport = c->t.sport;
 		k.dport = c->t.dport;
 		peer_addr = c->t.saddr;
-		peer = ipcache_id(peer_addr, &pflags);
-		c->src_id = peer;
 		e = bpf_map_lookup_elem(&tl_pct, &k);
 	}
 	if (e && c->t.proto == TL_PROTO_TCP && (c->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
@@ -156,6 +156,7 @@ TL_ALWAYS int enforce(struct __sk_buff *skb, struct flowctx *c, __u8 hook, __be3
 		c->svc_port = e->svc_port;
 		if (e->rev != rev) {
 			/* Decide the connection again, as its first packet was. */
+			identities(c, hook, local_addr, peer_addr, &local, &peer, &lflags, &pflags);
 			count(TL_M_POLICY_RECHECK);
 			__u8 odir = e->dir;
 			if (c->is_reply)
@@ -181,14 +182,26 @@ TL_ALWAYS int enforce(struct __sk_buff *skb, struct flowctx *c, __u8 hook, __be3
 		if (fresh) {
 			e->tcp_seen |= fresh;
 			if (agg <= TL_AGG_MEDIUM) {
+				if (!local)
+					identities(c, hook, local_addr, peer_addr, &local, &peer, &lflags, &pflags);
 				c->type = TL_EV_STATE;
 				emit(skb, c);
 			}
 		} else if (agg == TL_AGG_NONE) {
+			if (!local)
+				identities(c, hook, local_addr, peer_addr, &local, &peer, &lflags, &pflags);
 			c->type = TL_EV_PACKET;
 			emit(skb, c);
 		}
 		return TC_ACT_OK;
+	}
+	identities(c, hook, local_addr, peer_addr, &local, &peer, &lflags, &pflags);
+	if (!(lflags & TL_IP_F_LOCAL)) {
+		/* The agent writes a pod's identity before the pod runs: a pod without one
+		 * was made while the agent was away. Fail closed until it returns. */
+		c->verdict = TL_V_DROPPED;
+		c->reason = TL_R_UNKNOWN_ENDPOINT;
+		return deny(skb, c);
 	}
 	/* ICMP errors belong to the connection they are about. */
 	if (c->related) {
