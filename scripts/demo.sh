@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command. Part 1: a local 3-node cluster (network namespaces on
-# this host), lab 1's `web` deployment with 3 replicas, and a client pod curling every
-# replica across nodes. Part 2: every manifest of the chapter (examples/manifests) through the API, with the
+# this host), lab 1's `web` deployment with 3 replicas, a client pod curling every
+# replica across nodes, then a NetworkPolicy the kernel enforces and its dropped flow. Part 2: every manifest of the chapter (examples/manifests) through the API, with the
 # defaults and allocations it fills in, and a bad manifest refused. Everything is
 # removed at the end unless DEMO_KEEP=1 (then: tulle cluster delete --name demo).
 set -euo pipefail
@@ -37,6 +37,28 @@ if [ "$(id -u)" = 0 ]; then
     run "$TULLE" run "client-${ip//./-}" --image=curlimages/curl --rm -it -- curl -s "http://$ip/"
   done
   echo "(each answer names the replica that served it and the client's own pod address: no NAT, across nodes)"
+
+  echo
+  echo "== Network policy, enforced in each node's kernel (eBPF), and its flows"
+  cat >"$STATE/web-policy.yaml" <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: web-from-clients
+spec:
+  podSelector:
+    matchLabels: {app: web}
+  ingress:
+  - from:
+    - podSelector:
+        matchLabels: {role: client}
+    ports:
+    - {port: 80}
+YAML
+  run "$TULLE" apply -f "$STATE/web-policy.yaml"
+  run "$TULLE" run allowed --image=curlimages/curl --labels=role=client --rm -it -- curl -s -m 2 http://web/
+  run "$TULLE" run stranger --image=curlimages/curl --rm -it -- curl -s -m 2 http://web/ || echo "(blocked: curl exit $?)"
+  run "$TULLE" observe --verdict DROPPED --last 2
 else
   echo "== Part 1 (the local cluster) needs root for network namespaces; skipped"
 fi

@@ -9,6 +9,10 @@ check "the demo shows allocated NodePorts" grep -q "web-service *NodePort .*80:3
 check "the demo shows a bad manifest refused with its position" grep -q "bad.yaml:9:15: Service \"broken\" is invalid" <<<"$out"
 check "the demo brings up a 3-node cluster" grep -q "3 nodes Ready" <<<"$out"
 check "the demo's client reaches all three web replicas across nodes" \
-  test "$(grep -c '^pod=web-.* client=10\.244\.' <<<"$out")" = 3
+  test "$(grep -o '^pod=web-[^ ]* client=10\.244\.' <<<"$out" | cut -d' ' -f1 | sort -u | wc -l)" = 3
+check "the demo's policy lets the labelled client in (a fourth answer)" test "$(grep -c '^pod=web-' <<<"$out")" = 4
+check "... and blocks the unlabelled one (curl exit 28)" grep -q '^(blocked: curl exit 28)' <<<"$out"
+check "the demo's observe shows the drop with its reason" \
+  grep -qE 'default/stranger:[0-9]+ .*-> default/web-.*:80 .*POLICY_DENIED DROPPED' <<<"$out"
 check "the demo removes its cluster" bash -c "! ip netns list | grep -q '^tl-d$$-'"
 check "the demo leaves nothing behind in /tmp" test "$(ls -d /tmp/tulle-demo.* 2>/dev/null | wc -l)" = "$before"
