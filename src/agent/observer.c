@@ -154,12 +154,12 @@ static json_t *endpoint(const json_t *known, uint32_t id)
 	return ep;
 }
 
-static json_t *policy_ref(struct agent *a, uint32_t num)
+/* {kind, namespace, name} of the agent's policy number num (borrowed), or NULL. */
+static json_t *policy_name(struct agent *a, uint32_t num)
 {
 	char k[16];
 	snprintf(k, sizeof(k), "%u", num);
-	json_t *p = json_object_get(a->pol.names, k);
-	return p ? json_pack("[O]", p) : NULL;
+	return json_object_get(a->pol.names, k);
 }
 
 static json_t *service_ref(struct agent *a, const struct tl_flow *f)
@@ -268,7 +268,7 @@ static json_t *flow_json(struct agent *a, const struct flow_rec *r)
 			char field[32];
 			snprintf(field, sizeof(field), "%s_%s_by", f->dir == TL_DIR_EGRESS ? "egress" : "ingress",
 				 drop ? "denied" : "allowed");
-			json_object_set(fl, field, r->pol);
+			json_object_set_new(fl, field, json_pack("[O]", r->pol));
 		}
 	}
 	return json_pack("{s:o,s:s,s:s}", "flow", fl, "node_name", a->node, "time", ts);
@@ -282,7 +282,7 @@ static void publish(struct agent *a, const struct tl_flow *f)
 	if (f->svc_addr)
 		r.svc = service_ref(a, f);
 	if (f->policy && (f->type == TL_EV_NEW || f->type == TL_EV_DROP))
-		r.pol = policy_ref(a, f->policy);
+		r.pol = json_incref(policy_name(a, f->policy));
 	struct flowstore *s = a->flows;
 	char *line = NULL;
 
@@ -387,7 +387,7 @@ void obs_metrics_text(struct agent *a, struct strbuf *sb)
 			unsigned num, dir, drop;
 			if (sscanf(k, "%u/%u/%u", &num, &dir, &drop) != 3)
 				continue;
-			json_t *ref = num ? policy_ref(a, num) : NULL, *p = json_array_get(ref, 0);
+			const json_t *p = num ? policy_name(a, num) : NULL;
 			char *pol = p ? xasprintf("%s/%s/%s", json_string_value(json_object_get(p, "kind")),
 						  json_string_value(json_object_get(p, "namespace")),
 						  json_string_value(json_object_get(p, "name")))
@@ -396,7 +396,6 @@ void obs_metrics_text(struct agent *a, struct strbuf *sb)
 				  a->node, pol, dir == TL_DIR_EGRESS ? "EGRESS" : "INGRESS", drop ? "DROPPED" : "FORWARDED",
 				  (long long)json_integer_value(v));
 			free(pol);
-			json_decref(ref);
 		}
 		family(sb, "tulle_flows_received_total", "counter", "flow events the agent read from the datapath");
 		sb_printf(sb, "tulle_flows_received_total{node=\"%s\"} %llu\n", a->node, (unsigned long long)s->received);

@@ -54,6 +54,9 @@ void manifest_free(struct manifest *m);
 
 /* "service", "networkpolicy.networking.k8s.io": how kubectl names a kind in messages. */
 char *kind_ref(const struct skind *k);
+/* GET path: the body when the server answers 200; otherwise prints the server's
+ * Status (or the connection error) and returns NULL. */
+json_t *cli_get(struct client *cl, const char *path);
 /* Percent-encodes a query parameter's value. Caller frees. */
 char *cli_query_escape(const char *s);
 /* Connects with the common options; prints the error and returns -1 on failure. */

@@ -293,3 +293,20 @@ char *cli_query_escape(const char *s)
 	}
 	return sb_detach(&sb);
 }
+
+json_t *cli_get(struct client *cl, const char *path)
+{
+	char *err = NULL;
+	int code = 0;
+	json_t *body = client_json(cl, "GET", path, NULL, NULL, &code, &err);
+
+	if (body && code == 200)
+		return body;
+	if (body)
+		cli_print_status(body, code, NULL);
+	else
+		fprintf(stderr, "error: %s\n", err);
+	free(err);
+	json_decref(body);
+	return NULL;
+}

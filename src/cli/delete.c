@@ -46,25 +46,18 @@ static int delete_one(struct client *cl, const struct skind *k, const char *ns, 
 /* Every object of kind k the list finds (a namespace, or all with ns NULL), as kubectl
  * does for --all and -l: listed, then deleted one by one. */
 static int delete_listed(struct client *cl, const struct skind *k, const char *ns, const char *selector,
-			 bool ignore_missing, const char *cascade)
+			 const char *cascade)
 {
-	char *path = api_path(k, ns, NULL), *err = NULL, *enc = selector ? cli_query_escape(selector) : NULL;
+	char *path = api_path(k, ns, NULL), *enc = selector ? cli_query_escape(selector) : NULL;
 	char *full = enc ? xasprintf("%s?labelSelector=%s", path, enc) : xstrdup(path);
-	int code = 0, rc = 0;
-	json_t *list = client_json(cl, "GET", full, NULL, NULL, &code, &err);
+	int rc = 0;
+	json_t *list = cli_get(cl, full);
 
 	free(path);
 	free(full);
 	free(enc);
-	if (!list || code != 200) {
-		if (list)
-			cli_print_status(list, code, NULL);
-		else
-			fprintf(stderr, "error: %s\n", err);
-		free(err);
-		json_decref(list);
+	if (!list)
 		return 1;
-	}
 	size_t i, n = json_array_size(json_object_get(list, "items"));
 	json_t *item;
 	json_array_foreach(json_object_get(list, "items"), i, item) {
@@ -75,7 +68,6 @@ static int delete_listed(struct client *cl, const struct skind *k, const char *n
 	}
 	if (!n)
 		fprintf(stderr, "No resources found%s%s\n", ns ? " in " : "", ns ? ns : "");
-	(void)ignore_missing;
 	json_decref(list);
 	return rc;
 }
@@ -154,27 +146,11 @@ int cmd_delete(int argc, char **argv)
 					 json_string_value(json_object_get(md, "name")), ignore, cascade);
 		}
 		manifest_free(&m);
-	} else if (all || selector) {
-		if (argc - optind != 1) {
-			fprintf(stderr, "error: --all and -l take a KIND and no names\n");
-			usage(stderr);
-			free(files);
-			return 2;
-		}
-		const struct skind *k = schema_kind_lookup(schema_get(), argv[optind]);
-		if (!k) {
-			fprintf(stderr, "error: the server doesn't have a resource type \"%s\"\n", argv[optind]);
-			free(files);
-			return 1;
-		}
-		if (cli_connect(&cl, &o) < 0) {
-			free(files);
-			return 1;
-		}
-		rc = delete_listed(&cl, k, o.all_ns || !k->namespaced ? NULL : o.ns ? o.ns : "default", selector, ignore,
-				   cascade);
 	} else {
-		if (argc - optind < 2) {
+		bool listed = all || selector;
+		if (listed ? argc - optind != 1 : argc - optind < 2) {
+			if (listed)
+				fprintf(stderr, "error: --all and -l take a KIND and no names\n");
 			usage(stderr);
 			free(files);
 			return 2;
@@ -189,6 +165,9 @@ int cmd_delete(int argc, char **argv)
 			free(files);
 			return 1;
 		}
+		if (listed)
+			rc = delete_listed(&cl, k, o.all_ns || !k->namespaced ? NULL : o.ns ? o.ns : "default", selector,
+					   cascade);
 		for (int i = optind + 1; i < argc; i++)
 			rc |= delete_one(&cl, k, o.ns ? o.ns : "default", argv[i], ignore, cascade);
 	}

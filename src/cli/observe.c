@@ -439,19 +439,10 @@ int cmd_observe(int argc, char **argv)
 	struct client cl;
 	if (cli_connect(&cl, &o) < 0)
 		return 1;
-	char *err = NULL;
-	int code = 0;
-	json_t *nodes = client_json(&cl, "GET", "/api/v1/nodes", NULL, NULL, &code, &err);
+	json_t *nodes = cli_get(&cl, "/api/v1/nodes");
 	client_free(&cl);
-	if (!nodes || code != 200) {
-		if (nodes)
-			cli_print_status(nodes, code, NULL);
-		else
-			fprintf(stderr, "error: %s\n", err);
-		free(err);
-		json_decref(nodes);
+	if (!nodes)
 		return 1;
-	}
 	size_t n = json_array_size(json_object_get(nodes, "items")), ns = 0, i;
 	struct source *src = xcalloc(n + 1, sizeof(*src));
 	json_t *node;

@@ -130,16 +130,9 @@ static int load_cluster(struct pm_cluster *c, char **files, size_t nfiles, const
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
 		const struct skind *k = schema_kind_lookup(schema_get(), kinds[i]);
 		char *path = api_path(k, NULL, NULL);
-		int code;
-		json_t *list = client_json(&cl, "GET", path, NULL, NULL, &code, &err);
+		json_t *list = cli_get(&cl, path);
 		free(path);
-		if (!list || code != 200) {
-			if (list)
-				cli_print_status(list, code, NULL);
-			else
-				fprintf(stderr, "error: %s\n", err);
-			free(err);
-			json_decref(list);
+		if (!list) {
 			client_free(&cl);
 			return -1;
 		}
